@@ -1,0 +1,19 @@
+#pragma once
+// What every deepl app shares: logging set-up and the one place exceptions become exit codes.
+#include <CLI/CLI.hpp>
+
+#include <functional>
+#include <string>
+
+namespace deepl::cli {
+
+constexpr const char* kExitCodes =
+    "Exit codes: 0 success, 1 failure, 2 usage or config error, 3 data error.";
+
+/// Sets spdlog's pattern and level (warnings only when quiet).
+void setup_logging(bool quiet);
+/// Parses argv, runs `body`, and maps deepl::Error / CLI11 / other exceptions to exit codes,
+/// printing one line for each failure.
+int run(CLI::App& app, int argc, char** argv, const std::function<void()>& body);
+
+}  // namespace deepl::cli

@@ -1,0 +1,115 @@
+// deepl: the umbrella CLI. Parses, calls the library, reports; no training logic here.
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <iostream>
+
+#include "cli_common.h"
+#include "deepl/config/config.h"
+#include "deepl/core/runtime.h"
+#include "deepl/data/dataset.h"
+#include "deepl/run/data_views.h"
+#include "deepl/run/experiment.h"
+
+int main(int argc, char** argv) {
+  using namespace deepl;
+  CLI::App app{"deepl: train, evaluate and inspect deep-learning experiments on LibTorch"};
+  app.footer(cli::kExitCodes);
+  app.set_version_flag("--version", deepl_version() + " (LibTorch " + libtorch_version() + ")");
+  app.require_subcommand(1);
+
+  std::string config_path, checkpoint, input, split = "test", out_dir, dataset = "mnist", data_root;
+  std::vector<std::string> overrides;
+  std::string resume;
+  bool quiet = false;
+  int threads = -1, top_k = 3, count = 64;
+  uint64_t seed = 0;
+
+  auto* train = app.add_subcommand("train", "train an experiment, then evaluate its best checkpoint on the test set");
+  train->add_option("--config,-c", config_path, "experiment JSON file")->required()->check(CLI::ExistingFile);
+  train->add_option("--set", overrides, "override a config key: --set optimizer.lr=0.01 (repeatable)");
+  train->add_option("--resume", resume, "continue from a checkpoint (e.g. runs/NAME/checkpoints/last.pt)")
+      ->check(CLI::ExistingFile);
+  train->add_option("--threads", threads, "LibTorch intra-op threads (overrides the config; 0 = all cores)");
+  train->add_option("--out", out_dir, "run folder (default: <output.dir>/<name>)");
+  train->add_flag("--quiet,-q", quiet, "warnings and errors only");
+  train->footer(cli::kExitCodes);
+
+  auto* evaluate = app.add_subcommand("eval", "evaluate a checkpoint; writes metrics and the confusion matrix");
+  evaluate->add_option("--checkpoint", checkpoint, "checkpoint file")->required()->check(CLI::ExistingFile);
+  evaluate->add_option("--split", split, "test or val")->check(CLI::IsMember({"test", "val"}));
+  evaluate->add_option("--out", out_dir, "report folder (default: <run>/eval-<split>)");
+  evaluate->add_option("--threads", threads, "LibTorch intra-op threads (0 = all cores)");
+  evaluate->add_flag("--quiet,-q", quiet, "warnings and errors only");
+  evaluate->footer(cli::kExitCodes);
+
+  auto* predict = app.add_subcommand("predict", "print top-k predictions (JSON lines) for an IDX file of images");
+  predict->add_option("--checkpoint", checkpoint, "checkpoint file")->required()->check(CLI::ExistingFile);
+  predict->add_option("--input", input, "IDX images, raw or .gz")->required()->check(CLI::ExistingFile);
+  predict->add_option("--top-k", top_k, "classes per image")->check(CLI::PositiveNumber);
+  predict->footer(cli::kExitCodes);
+
+  auto* cfg = app.add_subcommand("config", "experiment configs");
+  cfg->require_subcommand(1);
+  auto* cfg_show = cfg->add_subcommand("show", "print the fully resolved config");
+  cfg_show->add_option("--config,-c", config_path, "experiment JSON file")->required()->check(CLI::ExistingFile);
+  cfg_show->add_option("--set", overrides, "override a config key (repeatable)");
+  auto* cfg_docs = cfg->add_subcommand("docs", "print the reference table of every config key");
+
+  auto* model = app.add_subcommand("model", "models");
+  model->require_subcommand(1);
+  auto* summary = model->add_subcommand("summary", "layers, output shapes, parameters and FLOPs per example");
+  summary->add_option("--config,-c", config_path, "experiment JSON file")->required()->check(CLI::ExistingFile);
+  summary->add_option("--set", overrides, "override a config key (repeatable)");
+
+  auto* data = app.add_subcommand("data", "look at the data sets");
+  data->require_subcommand(1);
+  auto* show = data->add_subcommand("show", "write a PNG grid of images with their labels");
+  auto* stats = data->add_subcommand("stats", "counts per class, pixel mean/std, image size");
+  for (auto* sub : {show, stats}) {
+    sub->add_option("--dataset", dataset, "data set")->check(CLI::IsMember(data::dataset_names()));
+    sub->add_option("--root", data_root, "data folder (default: $DEEPL_DATA, else ./data)");
+  }
+  show->add_option("--split", split, "train or test")->check(CLI::IsMember({"train", "test"}));
+  show->add_option("--n", count, "number of images");
+  show->add_option("--seed", seed, "which images (seeded pick)");
+  show->add_option("--out", out_dir, "PNG file (default: <dataset>_<split>_grid.png)");
+
+  return cli::run(app, argc, argv, [&] {
+    if (quiet) cli::setup_logging(true);
+    if (*train) {
+      auto exp = config::load_experiment(config_path, overrides);
+      if (threads >= 0) exp.threads = threads;
+      run::TrainOptions o;
+      o.quiet = quiet;
+      if (!resume.empty()) o.resume = resume;
+      if (!out_dir.empty()) o.run_dir = out_dir;
+      const auto result = run::train_experiment(exp, o);
+      fmt::print("{}: test accuracy {:.4f} after {} epochs in {:.1f}s; run folder {}\n", exp.name, result.test.accuracy,
+                 result.history.size(), result.wall_seconds, result.run_dir.string());
+    } else if (*evaluate) {
+      run::EvalOptions o;
+      o.split = split;
+      o.threads = std::max(0, threads);
+      o.quiet = quiet;
+      if (!out_dir.empty()) o.out_dir = out_dir;
+      const auto m = run::evaluate_checkpoint(checkpoint, o);
+      fmt::print("{} {}: accuracy {:.4f} loss {:.4f} macro-F1 {:.4f} ({} examples)\n", checkpoint, split, m.accuracy,
+                 m.loss, m.macro_f1, m.examples);
+    } else if (*predict) {
+      run::predict(checkpoint, input, top_k, std::cout);
+    } else if (*cfg_show) {
+      std::cout << config::load_experiment(config_path, overrides).json.dump(2) << "\n";
+    } else if (*cfg_docs) {
+      std::cout << config::reference_markdown();
+    } else if (*summary) {
+      std::cout << run::model_summary(config::load_experiment(config_path, overrides));
+    } else if (*show) {
+      const std::string out = out_dir.empty() ? fmt::format("{}_{}_grid.png", dataset, split) : out_dir;
+      run::write_data_grid(dataset, split, count, seed, out, data_root);
+      fmt::print("wrote {}\n", out);
+    } else if (*stats) {
+      std::cout << run::data_stats(dataset, data_root);
+    }
+  });
+}

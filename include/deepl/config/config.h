@@ -1,0 +1,35 @@
+#pragma once
+// Experiment configs: one JSON file describes a run. load_experiment parses it, applies
+// "--set key.path=value" overrides, validates every key against the schema (errors name the JSON
+// pointer) and fills in the defaults, giving the resolved config every run records.
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "deepl/config/schema.h"
+
+namespace deepl::config {
+
+struct Experiment {
+  nlohmann::json json;  // resolved: every key present
+  std::string name;
+  uint64_t seed = 0;
+  int threads = 0;  // 0: all cores
+};
+
+/// The schema of an experiment (model options are per model type, in the model registry).
+const std::vector<Field>& experiment_fields();
+/// Reads, overrides, validates and resolves an experiment file.
+Experiment load_experiment(const std::filesystem::path& path, const std::vector<std::string>& overrides = {});
+/// Validates and resolves an already parsed config; `origin` prefixes error messages.
+Experiment resolve_experiment(nlohmann::json raw, const std::vector<std::string>& overrides = {},
+                              const std::string& origin = "");
+/// Applies "a.b.c=value" to raw JSON; value is parsed as JSON when it parses, else kept as a string.
+void apply_override(nlohmann::json& raw, const std::string& assignment);
+/// Markdown reference table of every key, generated from the schema (the README embeds it).
+std::string reference_markdown();
+
+}  // namespace deepl::config

@@ -1,0 +1,23 @@
+#pragma once
+// Process-wide run settings (threads, seeds) and facts recorded in every run's manifest.
+#include <cstdint>
+#include <string>
+
+namespace deepl {
+
+/// Sets LibTorch's intra-op thread count (0 = all cores) and returns the count in effect.
+/// LibTorch defaults to hardware_concurrency()/2 here, i.e. 1 thread on a 2-core machine.
+int configure_threads(int requested);
+/// Seeds LibTorch's global generator (dropout, initialisation).
+void seed_everything(uint64_t seed);
+/// Mixes a seed with a stream number (epoch, rank, ...) into an independent 63-bit seed.
+uint64_t derive_seed(uint64_t seed, uint64_t stream);
+
+std::string deepl_version();
+std::string libtorch_version();
+std::string git_commit();
+std::string host_name();
+/// Current UTC time as ISO 8601 ("2026-11-29T10:00:00Z").
+std::string utc_now_iso8601();
+
+}  // namespace deepl

@@ -1,0 +1,47 @@
+#pragma once
+// In-memory image data sets and the registry of the ones deepl knows (mnist, fashion-mnist).
+// Images stay uint8 ([N, H, W] or [N, C, H, W]); batches convert to float on the fly.
+#include <torch/types.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace deepl::data {
+
+struct Dataset {
+  std::string name;
+  torch::Tensor images;  // uint8, [N, H, W] or [N, C, H, W]
+  torch::Tensor labels;  // int64, [N]
+  std::vector<std::string> class_names;
+
+  int64_t size() const { return labels.size(0); }
+  int64_t num_classes() const { return static_cast<int64_t>(class_names.size()); }
+  /// Image shape as [C, H, W] (C = 1 for [N, H, W] images).
+  std::vector<int64_t> image_shape() const;
+};
+
+enum class Split { kTrain, kTest };
+
+struct DatasetInfo {
+  std::string name;
+  std::string train_images, train_labels, test_images, test_labels;  // file names (".gz" also tried)
+  std::vector<std::string> class_names;
+  std::string description;
+  std::vector<int64_t> image_shape;  // [C, H, W]
+};
+
+/// The registered data sets' names.
+std::vector<std::string> dataset_names();
+/// The registry entry for `name`; throws a usage error listing the known names otherwise.
+const DatasetInfo& dataset_info(const std::string& name);
+/// Where data sets live: `configured` if not empty, else $DEEPL_DATA, else ./data.
+std::filesystem::path resolve_data_root(const std::string& configured);
+/// Loads a registered data set's split from root/<name>/. A missing data set gets an error
+/// that says how to fetch it.
+Dataset load_dataset(const std::string& name, Split split, const std::filesystem::path& root);
+/// Loads an image file and a label file (IDX, raw or gzip), checking counts and label range.
+Dataset load_idx_pair(const std::filesystem::path& images, const std::filesystem::path& labels,
+                      std::vector<std::string> class_names, std::string name = "custom");
+
+}  // namespace deepl::data

@@ -1,0 +1,89 @@
+#pragma once
+// Splits and batches. The loader keeps the data set as uint8 in memory and, per batch, gathers
+// the batch's indices in one index_select, converts to float, applies the transforms and
+// normalises: no per-example copies and no float copy of the whole data set.
+#include <torch/types.h>
+
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "deepl/data/dataset.h"
+
+namespace deepl::data {
+
+/// Per-channel mean and standard deviation in [0, 1] pixel units (one value = all channels).
+struct Normalization {
+  std::vector<double> mean{0.0};
+  std::vector<double> std{1.0};
+};
+
+/// Mean/std of the pixels of `indices` (all when undefined), computed in chunks.
+Normalization compute_normalization(const Dataset& data, const torch::Tensor& indices = {});
+
+struct SplitIndices {
+  torch::Tensor train;  // int64, sorted
+  torch::Tensor val;    // int64, sorted (empty when val_fraction == 0)
+};
+
+/// Deterministic train/validation split of `labels` by seed; with `stratified`, every class
+/// contributes round(val_fraction * its count) examples to validation.
+SplitIndices split_train_val(const torch::Tensor& labels, double val_fraction, uint64_t seed, bool stratified);
+/// A permutation of 0..n-1 drawn from a generator seeded with `seed` (same on every machine).
+torch::Tensor seeded_permutation(int64_t n, uint64_t seed);
+
+struct Batch {
+  torch::Tensor inputs;   // float, [B, C, H, W], transformed and normalised
+  torch::Tensor targets;  // int64, [B]
+  torch::Tensor indices;  // int64, [B]: positions in the data set
+};
+
+/// A batch-level transform on float inputs in [0, 255] pixel units, before normalisation.
+/// `generator` is seeded per (seed, epoch, batch), so results do not depend on call order.
+using Transform = std::function<torch::Tensor(const torch::Tensor& inputs, torch::Generator& generator)>;
+/// Pads each image by `padding` pixels (zeros) and crops a random window of the original size.
+Transform random_crop(int64_t padding);
+/// Flips each image left-right with probability p.
+Transform horizontal_flip(double p = 0.5);
+
+struct LoaderOptions {
+  int64_t batch_size = 64;  // global batch: each of world_size ranks takes batch_size / world_size
+  bool shuffle = false;
+  bool drop_last = false;
+  uint64_t seed = 0;
+  Normalization normalization;
+  std::vector<Transform> transforms;
+  int64_t rank = 0;
+  int64_t world_size = 1;
+};
+
+class BatchLoader {
+ public:
+  /// Batches over `indices` (int64 positions in `data`; all of it when undefined).
+  BatchLoader(Dataset data, torch::Tensor indices, LoaderOptions options);
+
+  /// Draws the epoch's order (when shuffling) from (seed, epoch).
+  void set_epoch(int64_t epoch);
+  int64_t num_batches() const;
+  /// Examples this rank sees per epoch.
+  int64_t num_examples() const;
+  /// The i-th batch of the current epoch (0 <= i < num_batches()).
+  Batch batch(int64_t i) const;
+
+  const Dataset& dataset() const { return data_; }
+  const LoaderOptions& options() const { return options_; }
+  /// Gathers, converts and normalises the given data-set positions, without transforms.
+  torch::Tensor gather(const torch::Tensor& positions) const;
+
+ private:
+  torch::Tensor normalise(torch::Tensor pixels) const;
+
+  Dataset data_;
+  torch::Tensor indices_;
+  LoaderOptions options_;
+  int64_t epoch_ = 0;
+  torch::Tensor order_;  // this rank's positions for the epoch
+  torch::Tensor scale_, shift_;  // per-channel normalisation as x * scale + shift
+};
+
+}  // namespace deepl::data

@@ -1,0 +1,42 @@
+#pragma once
+// Figures drawn with cairo (vector drawing and text, PNG output) and written atomically:
+// confusion-matrix heatmaps, learning curves, image grids, line/scatter charts.
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace deepl::report {
+
+/// Heatmap of a K x K confusion matrix (row-major counts; rows = true class), counts in the cells,
+/// class names on the axes.
+void write_confusion_matrix_png(const std::filesystem::path& path, const std::vector<int64_t>& counts,
+                                const std::vector<std::string>& class_names, const std::string& title);
+
+struct Series {
+  std::string name;
+  std::vector<double> x, y;
+  uint32_t rgb = 0x1f77b4;  // 0xRRGGBB
+  bool points = false;      // markers instead of a line
+};
+
+struct Chart {
+  std::string title, x_label, y_label;
+  std::vector<Series> series;
+};
+
+/// Charts side by side in one PNG (e.g. loss and accuracy per epoch).
+void write_charts_png(const std::filesystem::path& path, const std::vector<Chart>& charts);
+
+struct GridImage {
+  std::vector<uint8_t> pixels;  // H x W grayscale, row-major
+  int64_t height = 0, width = 0;
+  std::string caption;
+  bool highlight = false;  // caption in red (e.g. a mistake)
+};
+
+/// A grid of grayscale images with a caption under each.
+void write_image_grid_png(const std::filesystem::path& path, const std::vector<GridImage>& images,
+                          const std::string& title, int columns = 8);
+
+}  // namespace deepl::report

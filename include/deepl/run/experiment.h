@@ -1,0 +1,55 @@
+#pragma once
+// Whole runs, assembled from the library's pieces: what `deepl train|eval|predict` and the
+// notebook apps call. A run folder holds config.json, manifest.json, metrics.{jsonl,csv,json},
+// checkpoints/{last,best}.pt and the figures; every file is written atomically.
+#include <filesystem>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "deepl/config/config.h"
+#include "deepl/eval/metrics.h"
+#include "deepl/train/trainer.h"
+
+namespace deepl::run {
+
+struct TrainOptions {
+  bool quiet = false;
+  std::optional<std::filesystem::path> resume;  // checkpoint to continue from
+  std::optional<std::filesystem::path> run_dir;  // default: <output.dir>/<name>
+};
+
+struct TrainResult {
+  std::filesystem::path run_dir;
+  std::vector<train::EpochMetrics> history;
+  eval::Metrics test;  // of best.pt on the test set
+  double wall_seconds = 0;
+  int threads = 0;
+  std::string stop_reason;
+};
+
+/// Trains an experiment, then evaluates its best checkpoint on the test set and writes the reports.
+TrainResult train_experiment(const config::Experiment& experiment, const TrainOptions& options);
+
+struct EvalOptions {
+  std::string split = "test";  // test | val
+  std::optional<std::filesystem::path> out_dir;  // default: <run dir>/eval-<split>
+  int threads = 0;
+  bool quiet = false;
+};
+
+/// Rebuilds the model from a checkpoint alone, evaluates it and writes metrics and figures.
+eval::Metrics evaluate_checkpoint(const std::filesystem::path& checkpoint, const EvalOptions& options);
+
+/// Prints one JSON line per image of an IDX file: the top-k classes with probabilities.
+void predict(const std::filesystem::path& checkpoint, const std::filesystem::path& input, int top_k, std::ostream& out);
+
+/// The layer table of the experiment's model (shapes, parameters, FLOPs).
+std::string model_summary(const config::Experiment& experiment);
+
+/// Writes the manifest: seed, threads, versions, git commit, host, times, status.
+void write_manifest(const std::filesystem::path& run_dir, const config::Experiment& experiment, int threads,
+                    const std::string& started, const std::string& status, double wall_seconds);
+
+}  // namespace deepl::run

@@ -1,0 +1,82 @@
+#pragma once
+// The standard callbacks of the fit loop: progress display, metrics files, checkpoints, early
+// stopping. Each is independent; the run assembles the ones it wants.
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "deepl/report/progress.h"
+#include "deepl/train/trainer.h"
+
+namespace deepl::train {
+
+/// Progress bar per epoch (batch, loss, accuracy, examples/s, ETA) and an epoch summary line.
+class ProgressCallback : public Callback {
+ public:
+  ProgressCallback(bool quiet, int64_t log_every) : quiet_(quiet), log_every_(log_every) {}
+  void on_epoch_start(Trainer& trainer, int64_t epoch, int64_t batches) override;
+  void on_batch_end(Trainer& trainer, const BatchProgress& progress) override;
+  void on_epoch_end(Trainer& trainer, const EpochMetrics& metrics) override;
+
+ private:
+  bool quiet_;
+  int64_t log_every_;
+  std::unique_ptr<report::ProgressBar> bar_;
+};
+
+/// Rewrites <dir>/metrics.jsonl and <dir>/metrics.csv (atomically) after every epoch.
+class MetricsWriter : public Callback {
+ public:
+  explicit MetricsWriter(std::filesystem::path dir) : dir_(std::move(dir)) {}
+  void on_epoch_end(Trainer& trainer, const EpochMetrics& metrics) override;
+
+ private:
+  std::filesystem::path dir_;
+};
+
+/// Whether a larger value of `monitor` is better (accuracies) or a smaller one (losses).
+bool higher_is_better(const std::string& monitor);
+
+/// Writes <dir>/last.pt every `every` epochs and at the end, and <dir>/best.pt when `monitor`
+/// improves. `meta` supplies the run's own metadata (config, data statistics).
+class Checkpointer : public Callback {
+ public:
+  Checkpointer(std::filesystem::path dir, std::string monitor, int64_t every, std::function<nlohmann::json()> meta);
+  std::string name() const override { return "checkpointer"; }
+  void on_epoch_end(Trainer& trainer, const EpochMetrics& metrics) override;
+  void on_fit_end(Trainer& trainer) override;
+  nlohmann::json state() const override;
+  void load_state(const nlohmann::json& state) override;
+  /// Writes a checkpoint of the trainer's current state to `path`.
+  void save(Trainer& trainer, const std::filesystem::path& path) const;
+
+ private:
+  std::filesystem::path dir_;
+  std::string monitor_;
+  int64_t every_;
+  std::function<nlohmann::json()> meta_;
+  std::optional<double> best_;
+  int64_t last_saved_epoch_ = 0;
+};
+
+/// Stops when `monitor` has not improved by more than min_delta for `patience` epochs.
+class EarlyStopping : public Callback {
+ public:
+  EarlyStopping(std::string monitor, int64_t patience, double min_delta)
+      : monitor_(std::move(monitor)), patience_(patience), min_delta_(min_delta) {}
+  std::string name() const override { return "early_stopping"; }
+  void on_epoch_end(Trainer& trainer, const EpochMetrics& metrics) override;
+  nlohmann::json state() const override;
+  void load_state(const nlohmann::json& state) override;
+
+ private:
+  std::string monitor_;
+  int64_t patience_;
+  double min_delta_;
+  std::optional<double> best_;
+  int64_t bad_epochs_ = 0;
+};
+
+}  // namespace deepl::train

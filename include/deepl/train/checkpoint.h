@@ -1,0 +1,49 @@
+#pragma once
+// deepl checkpoints: one pickle (the format torch.save writes, readable by Python's torch.load)
+// holding a dict:
+//   "format": "deepl-checkpoint-v1"
+//   "model": {state-dict name -> tensor}, names as in PyTorch ("features.0.weight")
+//   "optimizer": {"state": {param index -> {"step", "exp_avg", ...}}, "param_groups": [{"lr", ...}]}
+//                (PyTorch's optimizer.state_dict() layout; lr is restored too, unlike torch::load)
+//   "rng": the global CPU generator's state (uint8 tensor)
+//   "meta": JSON text: resolved config, epoch, trainer/callback state, scheduler state, data stats
+// Files are written atomically; loading checks names and shapes strictly and lists mismatches.
+#include <torch/optim/optimizer.h>
+#include <torch/types.h>
+
+#include <filesystem>
+#include <map>
+#include <string>
+
+#include <ATen/core/ivalue.h>
+#include <nlohmann/json.hpp>
+
+#include "deepl/models/network.h"
+
+namespace deepl::train {
+
+struct Checkpoint {
+  std::map<std::string, torch::Tensor> model;
+  c10::IValue optimizer;  // None when the file has none
+  torch::Tensor rng;      // undefined when the file has none
+  nlohmann::json meta;
+};
+
+/// The model's parameters and buffers by their PyTorch state-dict names.
+std::map<std::string, torch::Tensor> model_state_dict(const models::NetworkImpl& model);
+
+/// Writes a checkpoint atomically. `optimizer` may be null (weights-only checkpoint).
+void save_checkpoint(const std::filesystem::path& path, const models::NetworkImpl& model,
+                     const torch::optim::Optimizer* optimizer, const nlohmann::json& meta, bool with_rng = true);
+/// Reads and checks a checkpoint; throws a data error naming the file when it is not one.
+Checkpoint read_checkpoint(const std::filesystem::path& path);
+
+/// Copies `state` into the model; throws listing every missing, unexpected or mis-shaped name.
+void load_model_state(models::NetworkImpl& model, const std::map<std::string, torch::Tensor>& state,
+                      const std::string& origin);
+/// Restores optimizer state (moments, steps) and each group's learning rate.
+void load_optimizer_state(torch::optim::Optimizer& optimizer, const c10::IValue& state, const std::string& origin);
+/// Restores the global CPU generator (dropout) from a saved state.
+void restore_rng(const torch::Tensor& state);
+
+}  // namespace deepl::train

@@ -1,0 +1,118 @@
+#pragma once
+// The fit loop, kept apart from models and data sources: a Trainer owns a model, an optimizer and
+// an optional schedule, runs epochs over a BatchLoader and tells its callbacks what happened.
+// Progress, metrics files, checkpoints and early stopping are callbacks (see callbacks.h).
+#include <torch/optim/optimizer.h>
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "deepl/data/loader.h"
+#include "deepl/eval/metrics.h"
+#include "deepl/models/network.h"
+#include "deepl/models/registry.h"
+#include "deepl/train/optim.h"
+
+namespace deepl::train {
+
+struct EpochMetrics {
+  int64_t epoch = 0;  // 1-based
+  double train_loss = 0, train_accuracy = 0;
+  std::optional<double> val_loss, val_accuracy;
+  double lr = 0;
+  double seconds = 0;
+  double examples_per_second = 0;
+
+  /// The metrics by name (train_loss, train_accuracy, val_loss, val_accuracy when present).
+  std::map<std::string, double> by_name() const;
+  nlohmann::json to_json() const;
+  static EpochMetrics from_json(const nlohmann::json& j);
+};
+
+/// What a callback sees after each training batch.
+struct BatchProgress {
+  int64_t epoch = 0, batch = 0, batches = 0;  // batch is 1-based
+  int64_t examples = 0;                        // examples seen this epoch
+  double mean_loss = 0, accuracy = 0;          // running over the epoch; refreshed every few batches
+  double seconds = 0;                          // since the epoch started
+};
+
+class Trainer;
+
+class Callback {
+ public:
+  virtual ~Callback() = default;
+  /// Name under which the callback's state is saved in checkpoints ("" = stateless).
+  virtual std::string name() const { return ""; }
+  virtual void on_fit_start(Trainer&) {}
+  virtual void on_epoch_start(Trainer&, int64_t /*epoch*/, int64_t /*batches*/) {}
+  virtual void on_batch_end(Trainer&, const BatchProgress&) {}
+  virtual void on_epoch_end(Trainer&, const EpochMetrics&) {}
+  virtual void on_fit_end(Trainer&) {}
+  virtual nlohmann::json state() const { return nullptr; }
+  virtual void load_state(const nlohmann::json&) {}
+};
+
+/// Combines gradients across data-parallel replicas (all-reduce + average); called after backward.
+class GradientReducer {
+ public:
+  virtual ~GradientReducer() = default;
+  virtual void reduce(const std::vector<torch::Tensor>& parameters) = 0;
+};
+
+struct TrainerOptions {
+  int64_t epochs = 1;
+  double grad_clip = 0.0;  // max gradient norm; 0: off
+  models::Task task = models::Task::kClassification;
+  int64_t num_classes = 10;
+  int64_t refresh_every = 10;  // batches between reads of the running loss (a sync point)
+};
+
+class Trainer {
+ public:
+  Trainer(std::shared_ptr<models::NetworkImpl> model, std::shared_ptr<torch::optim::Optimizer> optimizer,
+          std::shared_ptr<LrScheduler> scheduler, TrainerOptions options);
+
+  void add_callback(std::shared_ptr<Callback> callback);
+  void set_gradient_reducer(std::shared_ptr<GradientReducer> reducer);
+
+  /// Trains from epoch completed_epochs()+1 to options.epochs (or until a callback stops it),
+  /// evaluating on `val` after each epoch when given. Throws on a non-finite loss.
+  void fit(data::BatchLoader& train, const data::BatchLoader* val);
+  /// Asks the loop to stop after the current epoch.
+  void request_stop(const std::string& reason);
+
+  models::NetworkImpl& model() { return *model_; }
+  std::shared_ptr<models::NetworkImpl> model_ptr() { return model_; }
+  torch::optim::Optimizer& optimizer() { return *optimizer_; }
+  LrScheduler* scheduler() { return scheduler_.get(); }
+  const TrainerOptions& options() const { return options_; }
+  const std::vector<EpochMetrics>& history() const { return history_; }
+  int64_t completed_epochs() const { return static_cast<int64_t>(history_.size()); }
+  const std::string& stop_reason() const { return stop_reason_; }
+
+  /// Loop state for checkpoints: history and every named callback's state.
+  nlohmann::json state() const;
+  void load_state(const nlohmann::json& state);
+
+ private:
+  EpochMetrics train_epoch(data::BatchLoader& train, int64_t epoch);
+
+  std::shared_ptr<models::NetworkImpl> model_;
+  std::shared_ptr<torch::optim::Optimizer> optimizer_;
+  std::shared_ptr<LrScheduler> scheduler_;
+  TrainerOptions options_;
+  std::vector<std::shared_ptr<Callback>> callbacks_;
+  std::shared_ptr<GradientReducer> reducer_;
+  std::vector<torch::Tensor> parameters_;
+  std::vector<EpochMetrics> history_;
+  bool stop_requested_ = false;
+  std::string stop_reason_;
+};
+
+}  // namespace deepl::train

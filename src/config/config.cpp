@@ -1,0 +1,219 @@
+#include "deepl/config/config.h"
+
+#include <fmt/format.h>
+
+#include "deepl/core/error.h"
+#include "deepl/core/json_util.h"
+#include "deepl/models/registry.h"
+
+namespace deepl::config {
+
+using nlohmann::json;
+
+namespace {
+
+Field choice(std::string key, std::string def, std::vector<std::string> choices, std::string doc) {
+  Field f = make_field(std::move(key), FieldType::kString, std::move(def), std::move(doc));
+  f.choices = std::move(choices);
+  return f;
+}
+
+Field object(std::string key, std::vector<Field> children, std::string doc) {
+  Field f = make_field(std::move(key), FieldType::kObject, nullptr, std::move(doc));
+  f.children = std::move(children);
+  return f;
+}
+
+Field ranged(Field f, double lo, double hi) {
+  f.range(lo, hi);
+  return f;
+}
+
+Field optional(Field f) {
+  f.optional = true;
+  return f;
+}
+
+const std::vector<std::string> kMonitors = {"val_accuracy", "val_loss", "train_accuracy", "train_loss"};
+
+std::vector<Field> build_fields() {
+  std::vector<Field> data = {
+      choice("dataset", "mnist", {"mnist", "fashion-mnist"}, "data set to train on"),
+      make_field("root", FieldType::kString, "", "data folder; empty: $DEEPL_DATA, else ./data"),
+      ranged(make_field("val_fraction", FieldType::kNumber, 0.1, "fraction of the training set held out for validation"), 0.0, 0.9),
+      make_field("stratified", FieldType::kBool, true, "split validation per class"),
+      choice("normalize", "train", {"train", "fixed", "none"},
+             "pixel normalisation: mean/std of the training split, the fixed `mean`/`std`, or none (x/255)"),
+      optional(make_field("mean", FieldType::kNumberList, nullptr, "per-channel mean in [0,1] units (normalize=fixed)")),
+      optional(make_field("std", FieldType::kNumberList, nullptr, "per-channel std in [0,1] units (normalize=fixed)")),
+      ranged(make_field("batch_size", FieldType::kInt, 64, "training batch size (global, across ranks)"), 1, 1 << 20),
+      ranged(make_field("eval_batch_size", FieldType::kInt, 1000, "evaluation batch size"), 1, 1 << 20),
+      make_field("drop_last", FieldType::kBool, false, "drop the last partial training batch"),
+      ranged(make_field("random_crop", FieldType::kInt, 0, "augmentation: pad by N pixels and crop randomly (0: off)"), 0, 32),
+      make_field("hflip", FieldType::kBool, false, "augmentation: random left-right flips"),
+  };
+  Field model = make_field("model", FieldType::kAny, nullptr, "model: `type` plus that type's options (see below)");
+  std::vector<Field> optimizer = {
+      choice("type", "adam", {"sgd", "adam", "adamw"}, "optimizer"),
+      ranged(make_field("lr", FieldType::kNumber, 1e-3, "learning rate"), 1e-12, 100.0),
+      ranged(make_field("weight_decay", FieldType::kNumber, 0.0, "L2 penalty (decoupled for adamw)"), 0.0, 10.0),
+      ranged(make_field("momentum", FieldType::kNumber, 0.0, "sgd momentum"), 0.0, 0.9999),
+      make_field("nesterov", FieldType::kBool, false, "sgd Nesterov momentum"),
+      ranged(make_field("betas", FieldType::kNumberList, json::array({0.9, 0.999}), "adam/adamw betas"), 0.0, 0.99999),
+      ranged(make_field("eps", FieldType::kNumber, 1e-8, "adam/adamw epsilon"), 0.0, 1.0),
+  };
+  std::vector<Field> scheduler = {
+      choice("type", "none", {"none", "step", "cosine", "plateau"}, "learning-rate schedule, stepped once per epoch"),
+      ranged(make_field("step_size", FieldType::kInt, 10, "step: epochs between decays"), 1, 1e6),
+      ranged(make_field("gamma", FieldType::kNumber, 0.1, "step: decay factor"), 0.0, 1.0),
+      ranged(make_field("min_lr", FieldType::kNumber, 0.0, "cosine/plateau: lower bound of the lr"), 0.0, 100.0),
+      ranged(make_field("factor", FieldType::kNumber, 0.1, "plateau: decay factor"), 0.0, 1.0),
+      ranged(make_field("patience", FieldType::kInt, 2, "plateau: epochs without improvement before decaying"), 0, 1e6),
+      choice("monitor", "val_loss", kMonitors, "plateau: metric watched"),
+  };
+  std::vector<Field> early = {
+      choice("monitor", "val_accuracy", kMonitors, "metric watched"),
+      ranged(make_field("patience", FieldType::kInt, 0, "epochs without improvement before stopping (0: off)"), 0, 1e6),
+      ranged(make_field("min_delta", FieldType::kNumber, 0.0, "smallest change that counts as improvement"), 0.0, 1e9),
+  };
+  std::vector<Field> checkpoint = {
+      choice("monitor", "val_accuracy", kMonitors, "metric that picks best.pt"),
+      ranged(make_field("every", FieldType::kInt, 1, "write last.pt every N epochs (and at the end)"), 1, 1e6),
+  };
+  std::vector<Field> train = {
+      ranged(make_field("epochs", FieldType::kInt, 10, "training epochs"), 1, 1e6),
+      ranged(make_field("grad_clip", FieldType::kNumber, 0.0, "clip the gradient norm to this value (0: off)"), 0.0, 1e9),
+      object("early_stopping", early, ""),
+      object("checkpoint", checkpoint, ""),
+      ranged(make_field("log_every", FieldType::kInt, 0, "plain-log progress line every N batches (0: ~10 per epoch)"), 0, 1e9),
+  };
+  std::vector<Field> output = {
+      make_field("dir", FieldType::kString, "runs", "where run folders go: <dir>/<name>/"),
+  };
+  std::vector<Field> expect = {
+      optional(ranged(make_field("test_accuracy", FieldType::kNumber, nullptr, "test accuracy `deepl reproduce` requires"), 0.0, 1.0)),
+      optional(make_field("published", FieldType::kNumber, nullptr, "accuracy the notebook published")),
+  };
+  return {
+      make_field("name", FieldType::kString, nullptr, "run name: the run folder is <output.dir>/<name>"),
+      optional(make_field("description", FieldType::kString, nullptr, "free text")),
+      ranged(make_field("seed", FieldType::kInt, 0, "seed of initialisation, split, shuffling, dropout"), 0, 9.0e15),
+      ranged(make_field("threads", FieldType::kInt, 0, "LibTorch intra-op threads (0: all cores)"), 0, 1024),
+      choice("device", "cpu", {"cpu", "cuda"}, "device (cuda only where LibTorch was built with it)"),
+      object("data", data, ""),
+      model,
+      object("optimizer", optimizer, ""),
+      object("scheduler", scheduler, ""),
+      object("train", train, ""),
+      object("output", output, ""),
+      object("expect", expect, ""),
+  };
+}
+
+void resolve_model(json& model) {
+  if (!model.is_object()) throw_usage("/model: expected object with a \"type\"");
+  if (!model.contains("type") || !model["type"].is_string()) throw_usage("/model/type: required string is missing");
+  const auto& entry = models::find_model(model["type"].get<std::string>());
+  std::vector<Field> fields = entry.fields;
+  fields.insert(fields.begin(), make_field("type", FieldType::kString, nullptr, "model type"));
+  apply_schema(model, fields, "/model");
+}
+
+void check_consistency(const json& cfg) {
+  const auto& data = cfg["data"];
+  if (data["normalize"] == "fixed" && (data["mean"].is_null() || data["std"].is_null())) {
+    throw_usage("/data/normalize: \"fixed\" needs /data/mean and /data/std");
+  }
+  if (!data["std"].is_null()) {
+    for (const auto& s : data["std"])
+      if (s.get<double>() <= 0) throw_usage("/data/std: every value must be positive");
+  }
+  if (data["val_fraction"].get<double>() == 0.0) {
+    for (const char* section : {"early_stopping", "checkpoint"}) {
+      const std::string monitor = cfg["train"][section]["monitor"];
+      if (monitor.rfind("val_", 0) == 0 && (std::string(section) == "checkpoint" || cfg["train"][section]["patience"] > 0)) {
+        throw_usage(fmt::format("/train/{}/monitor: \"{}\" needs a validation split (data.val_fraction > 0)", section, monitor));
+      }
+    }
+  }
+  if (cfg["optimizer"]["betas"].size() != 2) throw_usage("/optimizer/betas: expected 2 numbers");
+  if (cfg["device"] == "cuda") {
+    throw_usage("/device: \"cuda\" requested, but this LibTorch build has no CUDA support; use \"cpu\"");
+  }
+}
+
+}  // namespace
+
+const std::vector<Field>& experiment_fields() {
+  static const std::vector<Field> fields = build_fields();
+  return fields;
+}
+
+void apply_override(json& raw, const std::string& assignment) {
+  const auto eq = assignment.find('=');
+  if (eq == std::string::npos || eq == 0) throw_usage("--set " + assignment + ": expected key.path=value");
+  const std::string path = assignment.substr(0, eq);
+  const std::string text = assignment.substr(eq + 1);
+  json value;
+  try {
+    value = json::parse(text);
+  } catch (const json::parse_error&) {
+    value = text;
+  }
+  json* node = &raw;
+  size_t start = 0;
+  while (true) {
+    const size_t dot = path.find('.', start);
+    const std::string key = path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+    if (key.empty()) throw_usage("--set " + assignment + ": empty key in the path");
+    if (!node->is_object()) throw_usage("--set " + assignment + ": \"" + key + "\" is not inside an object");
+    if (dot == std::string::npos) {
+      (*node)[key] = value;
+      return;
+    }
+    node = &(*node)[key];
+    if (node->is_null()) *node = json::object();
+    start = dot + 1;
+  }
+}
+
+Experiment resolve_experiment(json raw, const std::vector<std::string>& overrides, const std::string& origin) {
+  try {
+    for (const auto& o : overrides) apply_override(raw, o);
+    if (!raw.is_object()) throw_usage("/: an experiment is a JSON object");
+    json model = raw.contains("model") ? raw["model"] : json();
+    apply_schema(raw, experiment_fields(), "");
+    resolve_model(model);
+    raw["model"] = model;
+    check_consistency(raw);
+  } catch (const Error& e) {
+    if (origin.empty()) throw;
+    throw Error(e.kind(), origin + ": " + e.what());
+  }
+  Experiment exp;
+  exp.json = raw;
+  exp.name = raw["name"].get<std::string>();
+  exp.seed = raw["seed"].get<uint64_t>();
+  exp.threads = raw["threads"].get<int>();
+  if (exp.name.empty() || exp.name.find('/') != std::string::npos || exp.name == "." || exp.name == "..") {
+    throw_usage((origin.empty() ? "" : origin + ": ") + "/name: must be a non-empty folder name without '/'");
+  }
+  return exp;
+}
+
+Experiment load_experiment(const std::filesystem::path& path, const std::vector<std::string>& overrides) {
+  return resolve_experiment(read_json_file(path), overrides, path.string());
+}
+
+std::string reference_markdown() {
+  std::string out = "| key | type | default | meaning |\n|---|---|---|---|\n";
+  out += schema_markdown_rows(experiment_fields(), "");
+  for (const auto& type : models::model_types()) {
+    const auto& entry = models::find_model(type);
+    out += fmt::format("| `model.type` = `{}` | | | {} |\n", type, entry.doc);
+    out += schema_markdown_rows(entry.fields, "model");
+  }
+  return out;
+}
+
+}  // namespace deepl::config

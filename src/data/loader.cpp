@@ -1,0 +1,181 @@
+#include "deepl/data/loader.h"
+
+#include <fmt/format.h>
+#include <torch/torch.h>
+
+#include <cmath>
+
+#include "deepl/core/error.h"
+#include "deepl/core/runtime.h"
+
+namespace deepl::data {
+
+namespace {
+
+torch::Generator make_generator(uint64_t seed) {
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+  return gen;
+}
+
+torch::Tensor as_nchw(const torch::Tensor& images) { return images.dim() == 3 ? images.unsqueeze(1) : images; }
+
+}  // namespace
+
+torch::Tensor seeded_permutation(int64_t n, uint64_t seed) {
+  auto gen = make_generator(seed);
+  return torch::randperm(n, gen, torch::kInt64);
+}
+
+Normalization compute_normalization(const Dataset& data, const torch::Tensor& indices) {
+  const torch::Tensor images = as_nchw(data.images);
+  const int64_t n = indices.defined() ? indices.numel() : images.size(0);
+  if (n == 0) throw_data(data.name + ": cannot compute normalisation of an empty split");
+  const int64_t channels = images.size(1);
+  torch::Tensor sum = torch::zeros({channels}, torch::kFloat64);
+  torch::Tensor sum_sq = torch::zeros({channels}, torch::kFloat64);
+  constexpr int64_t kChunk = 8192;
+  for (int64_t start = 0; start < n; start += kChunk) {
+    const int64_t len = std::min(kChunk, n - start);
+    torch::Tensor chunk = indices.defined() ? images.index_select(0, indices.narrow(0, start, len))
+                                            : images.narrow(0, start, len);
+    chunk = chunk.to(torch::kFloat64).div_(255.0);
+    sum += chunk.sum({0, 2, 3});
+    sum_sq += chunk.pow(2).sum({0, 2, 3});
+  }
+  const double per_channel = static_cast<double>(n * images.size(2) * images.size(3));
+  Normalization out;
+  out.mean.clear();
+  out.std.clear();
+  for (int64_t c = 0; c < channels; ++c) {
+    const double mean = sum[c].item<double>() / per_channel;
+    const double var = std::max(0.0, sum_sq[c].item<double>() / per_channel - mean * mean);
+    out.mean.push_back(mean);
+    out.std.push_back(std::sqrt(var) > 1e-12 ? std::sqrt(var) : 1.0);
+  }
+  return out;
+}
+
+SplitIndices split_train_val(const torch::Tensor& labels, double val_fraction, uint64_t seed, bool stratified) {
+  if (val_fraction < 0.0 || val_fraction >= 1.0) {
+    throw_usage(fmt::format("validation fraction {} is outside [0, 1)", val_fraction));
+  }
+  const int64_t n = labels.size(0);
+  std::vector<torch::Tensor> train_parts, val_parts;
+  auto take = [&](const torch::Tensor& pool, uint64_t stream) {
+    const torch::Tensor shuffled = pool.index_select(0, seeded_permutation(pool.numel(), derive_seed(seed, stream)));
+    const auto n_val = static_cast<int64_t>(std::llround(val_fraction * static_cast<double>(pool.numel())));
+    val_parts.push_back(shuffled.narrow(0, 0, n_val));
+    train_parts.push_back(shuffled.narrow(0, n_val, pool.numel() - n_val));
+  };
+  if (stratified) {
+    const int64_t classes = labels.numel() ? labels.max().item<int64_t>() + 1 : 0;
+    for (int64_t c = 0; c < classes; ++c) take(torch::nonzero(labels == c).flatten(), static_cast<uint64_t>(c));
+  } else {
+    take(torch::arange(n, torch::kInt64), 0);
+  }
+  SplitIndices out;
+  out.train = std::get<0>(torch::cat(train_parts).sort());
+  out.val = val_parts.empty() ? torch::empty({0}, torch::kInt64) : std::get<0>(torch::cat(val_parts).sort());
+  return out;
+}
+
+Transform random_crop(int64_t padding) {
+  return [padding](const torch::Tensor& x, torch::Generator& gen) {
+    if (padding <= 0) return x;
+    const int64_t b = x.size(0), h = x.size(2), w = x.size(3);
+    const torch::Tensor padded = torch::constant_pad_nd(x, {padding, padding, padding, padding}, 0.0);
+    const torch::Tensor offsets = torch::randint(0, 2 * padding + 1, {b, 2}, gen, torch::kInt64);
+    const auto* off = offsets.data_ptr<int64_t>();
+    torch::Tensor out = torch::empty_like(x);
+    for (int64_t i = 0; i < b; ++i) {
+      out[i].copy_(padded[i].narrow(1, off[2 * i], h).narrow(2, off[2 * i + 1], w));
+    }
+    return out;
+  };
+}
+
+Transform horizontal_flip(double p) {
+  return [p](const torch::Tensor& x, torch::Generator& gen) {
+    const torch::Tensor flip = torch::rand({x.size(0), 1, 1, 1}, gen, torch::kFloat32) < p;
+    return torch::where(flip, x.flip({3}), x);
+  };
+}
+
+BatchLoader::BatchLoader(Dataset data, torch::Tensor indices, LoaderOptions options)
+    : data_(std::move(data)), options_(std::move(options)) {
+  indices_ = indices.defined() ? indices.to(torch::kInt64) : torch::arange(data_.size(), torch::kInt64);
+  if (options_.batch_size <= 0) throw_usage("batch size must be positive");
+  if (options_.world_size < 1 || options_.rank < 0 || options_.rank >= options_.world_size) {
+    throw_usage(fmt::format("rank {} is outside world size {}", options_.rank, options_.world_size));
+  }
+  if (options_.batch_size % options_.world_size != 0) {
+    throw_usage(fmt::format("batch size {} is not divisible by world size {}", options_.batch_size, options_.world_size));
+  }
+  const auto& norm = options_.normalization;
+  const int64_t channels = data_.image_shape()[0];
+  std::vector<float> scale(channels), shift(channels);
+  for (int64_t c = 0; c < channels; ++c) {
+    const double mean = norm.mean.size() == 1 ? norm.mean[0] : norm.mean.at(c);
+    const double sd = norm.std.size() == 1 ? norm.std[0] : norm.std.at(c);
+    scale[c] = static_cast<float>(1.0 / (255.0 * sd));
+    shift[c] = static_cast<float>(-mean / sd);
+  }
+  scale_ = torch::tensor(scale).view({1, channels, 1, 1});
+  shift_ = torch::tensor(shift).view({1, channels, 1, 1});
+  set_epoch(0);
+}
+
+void BatchLoader::set_epoch(int64_t epoch) {
+  epoch_ = epoch;
+  torch::Tensor order = indices_;
+  if (options_.shuffle) {
+    order = indices_.index_select(0, seeded_permutation(indices_.numel(), derive_seed(options_.seed, 1000 + epoch)));
+  }
+  const int64_t world = options_.world_size;
+  if (world > 1) {
+    // DistributedSampler semantics: pad with the first indices to a multiple of the world size,
+    // then rank r takes every world-th position starting at r.
+    const int64_t total = (order.numel() + world - 1) / world * world;
+    if (total > order.numel()) order = torch::cat({order, order.narrow(0, 0, total - order.numel())});
+    order = order.slice(0, options_.rank, total, world);
+  }
+  order_ = order;
+}
+
+int64_t BatchLoader::num_examples() const {
+  const int64_t local_batch = options_.batch_size / options_.world_size;
+  return options_.drop_last ? num_batches() * local_batch : order_.numel();
+}
+
+int64_t BatchLoader::num_batches() const {
+  const int64_t local_batch = options_.batch_size / options_.world_size;
+  const int64_t n = order_.numel();
+  return options_.drop_last ? n / local_batch : (n + local_batch - 1) / local_batch;
+}
+
+torch::Tensor BatchLoader::normalise(torch::Tensor pixels) const {
+  return pixels.mul_(scale_).add_(shift_);
+}
+
+torch::Tensor BatchLoader::gather(const torch::Tensor& positions) const {
+  return normalise(as_nchw(data_.images.index_select(0, positions)).to(torch::kFloat32));
+}
+
+Batch BatchLoader::batch(int64_t i) const {
+  if (i < 0 || i >= num_batches()) throw_failure(fmt::format("batch {} out of range 0..{}", i, num_batches() - 1));
+  const int64_t local_batch = options_.batch_size / options_.world_size;
+  const int64_t start = i * local_batch;
+  const int64_t len = std::min(local_batch, order_.numel() - start);
+  Batch b;
+  b.indices = order_.narrow(0, start, len);
+  b.targets = data_.labels.index_select(0, b.indices);
+  torch::Tensor pixels = as_nchw(data_.images.index_select(0, b.indices)).to(torch::kFloat32);
+  if (!options_.transforms.empty()) {
+    auto gen = make_generator(derive_seed(derive_seed(options_.seed, 2000 + epoch_), static_cast<uint64_t>(i)));
+    for (const auto& t : options_.transforms) pixels = t(pixels, gen);
+  }
+  b.inputs = normalise(std::move(pixels));
+  return b;
+}
+
+}  // namespace deepl::data

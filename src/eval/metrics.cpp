@@ -1,0 +1,140 @@
+#include "deepl/eval/metrics.h"
+
+#include <fmt/format.h>
+#include <torch/torch.h>
+
+namespace deepl::eval {
+
+using nlohmann::json;
+
+void accumulate_confusion(torch::Tensor& confusion, const torch::Tensor& targets, const torch::Tensor& predictions) {
+  const int64_t k = confusion.size(0);
+  confusion += torch::bincount(targets * k + predictions, {}, k * k).view({k, k});
+}
+
+Metrics metrics_from_confusion(const torch::Tensor& confusion, double loss_sum) {
+  Metrics m;
+  m.confusion = confusion.to(torch::kInt64).contiguous();
+  const int64_t k = m.confusion.size(0);
+  const auto cm = m.confusion.accessor<int64_t, 2>();
+  int64_t total = 0, correct = 0;
+  std::vector<int64_t> row(k, 0), col(k, 0);
+  for (int64_t i = 0; i < k; ++i) {
+    for (int64_t j = 0; j < k; ++j) {
+      total += cm[i][j];
+      row[i] += cm[i][j];
+      col[j] += cm[i][j];
+    }
+    correct += cm[i][i];
+  }
+  m.examples = total;
+  m.accuracy = total ? static_cast<double>(correct) / static_cast<double>(total) : 0.0;
+  m.loss = total ? loss_sum / static_cast<double>(total) : 0.0;
+  double f1_sum = 0;
+  for (int64_t c = 0; c < k; ++c) {
+    ClassMetrics cls;
+    cls.support = row[c];
+    cls.precision = col[c] ? static_cast<double>(cm[c][c]) / static_cast<double>(col[c]) : 0.0;
+    cls.recall = row[c] ? static_cast<double>(cm[c][c]) / static_cast<double>(row[c]) : 0.0;
+    const double pr = cls.precision + cls.recall;
+    cls.f1 = pr > 0 ? 2 * cls.precision * cls.recall / pr : 0.0;
+    f1_sum += cls.f1;
+    m.per_class.push_back(cls);
+  }
+  m.macro_f1 = k ? f1_sum / static_cast<double>(k) : 0.0;
+  return m;
+}
+
+json metrics_to_json(const Metrics& m, const std::vector<std::string>& class_names) {
+  json per_class = json::array();
+  for (size_t c = 0; c < m.per_class.size(); ++c) {
+    const auto& p = m.per_class[c];
+    per_class.push_back({{"class", c < class_names.size() ? class_names[c] : std::to_string(c)},
+                         {"precision", p.precision},
+                         {"recall", p.recall},
+                         {"f1", p.f1},
+                         {"support", p.support}});
+  }
+  json matrix = json::array();
+  const auto cm = m.confusion.accessor<int64_t, 2>();
+  for (int64_t i = 0; i < m.confusion.size(0); ++i) {
+    json row = json::array();
+    for (int64_t j = 0; j < m.confusion.size(1); ++j) row.push_back(cm[i][j]);
+    matrix.push_back(row);
+  }
+  return {{"loss", m.loss},         {"accuracy", m.accuracy},          {"macro_f1", m.macro_f1},
+          {"examples", m.examples}, {"per_class", per_class},          {"class_names", class_names},
+          {"confusion_matrix", matrix}};
+}
+
+std::string confusion_to_csv(const torch::Tensor& confusion, const std::vector<std::string>& class_names) {
+  auto quote = [](const std::string& s) {
+    if (s.find_first_of(",\"\n") == std::string::npos) return s;
+    std::string out = "\"";
+    for (char ch : s) out += ch == '"' ? std::string("\"\"") : std::string(1, ch);
+    return out + "\"";
+  };
+  const auto cm = confusion.accessor<int64_t, 2>();
+  std::string out = "true\\predicted";
+  for (const auto& name : class_names) out += "," + quote(name);
+  out += "\n";
+  for (int64_t i = 0; i < confusion.size(0); ++i) {
+    out += quote(class_names.at(static_cast<size_t>(i)));
+    for (int64_t j = 0; j < confusion.size(1); ++j) out += "," + std::to_string(cm[i][j]);
+    out += "\n";
+  }
+  return out;
+}
+
+torch::Tensor loss_sum(models::Task task, const torch::Tensor& outputs, const torch::Tensor& targets) {
+  namespace F = torch::nn::functional;
+  if (task == models::Task::kBinary) {
+    return F::binary_cross_entropy_with_logits(outputs.squeeze(1), targets.to(outputs.scalar_type()),
+                                               F::BinaryCrossEntropyWithLogitsFuncOptions().reduction(torch::kSum));
+  }
+  if (task == models::Task::kRegression) {
+    return F::mse_loss(outputs, targets.to(outputs.scalar_type()), F::MSELossFuncOptions().reduction(torch::kSum));
+  }
+  return F::cross_entropy(outputs, targets, F::CrossEntropyFuncOptions().reduction(torch::kSum));
+}
+
+torch::Tensor predict_classes(models::Task task, const torch::Tensor& outputs) {
+  if (task == models::Task::kBinary) return (outputs.squeeze(1) > 0).to(torch::kInt64);
+  return outputs.argmax(1);
+}
+
+torch::Tensor class_probabilities(models::Task task, const torch::Tensor& outputs) {
+  if (task == models::Task::kBinary) {
+    const torch::Tensor p = torch::sigmoid(outputs.squeeze(1).to(torch::kFloat32));
+    return torch::stack({1 - p, p}, 1);
+  }
+  return torch::softmax(outputs.to(torch::kFloat32), 1);
+}
+
+Evaluation evaluate(models::NetworkImpl& model, models::Task task, const data::BatchLoader& loader, int64_t num_classes) {
+  torch::InferenceMode guard;
+  const bool was_training = model.is_training();
+  model.eval();
+  torch::Tensor confusion = torch::zeros({num_classes, num_classes}, torch::kInt64);
+  torch::Tensor total_loss = torch::zeros({}, torch::kFloat64);
+  std::vector<torch::Tensor> indices, predictions, confidence;
+  for (int64_t i = 0; i < loader.num_batches(); ++i) {
+    const data::Batch batch = loader.batch(i);
+    const torch::Tensor outputs = model.forward(batch.inputs);
+    total_loss += loss_sum(task, outputs, batch.targets).to(torch::kFloat64);
+    const torch::Tensor predicted = predict_classes(task, outputs);
+    accumulate_confusion(confusion, batch.targets, predicted);
+    indices.push_back(batch.indices);
+    predictions.push_back(predicted);
+    confidence.push_back(std::get<0>(class_probabilities(task, outputs).max(1)));
+  }
+  model.train(was_training);
+  Evaluation e;
+  e.metrics = metrics_from_confusion(confusion, total_loss.item<double>());
+  e.indices = indices.empty() ? torch::empty({0}, torch::kInt64) : torch::cat(indices);
+  e.predictions = predictions.empty() ? torch::empty({0}, torch::kInt64) : torch::cat(predictions);
+  e.confidence = confidence.empty() ? torch::empty({0}) : torch::cat(confidence);
+  return e;
+}
+
+}  // namespace deepl::eval

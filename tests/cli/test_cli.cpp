@@ -1,0 +1,185 @@
+// End-to-end tests of the deepl binary on a tiny synthetic IDX data set.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <sstream>
+
+#include "../test_util.h"
+#include "deepl/core/files.h"
+#include "deepl/core/json_util.h"
+#include "deepl/train/checkpoint.h"
+
+using namespace deepl;
+using deepl::testing::TempDir;
+using nlohmann::json;
+
+namespace {
+
+struct Result {
+  int code;
+  std::string output;  // stdout and stderr
+};
+
+Result run(const std::string& args) {
+  const std::string cmd = std::string(DEEPL_BIN) + " " + args + " 2>&1";
+  FILE* pipe = ::popen(cmd.c_str(), "r");
+  std::string out;
+  std::array<char, 4096> buf{};
+  size_t n;
+  while ((n = std::fread(buf.data(), 1, buf.size(), pipe)) > 0) out.append(buf.data(), n);
+  const int status = ::pclose(pipe);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+class Cli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    deepl::testing::write_synthetic_dataset(dir_.path(), "mnist", 600, 200);
+    write_config("tiny", 2);
+  }
+  std::filesystem::path write_config(const std::string& name, int epochs) {
+    const json cfg = {{"name", name},
+                      {"seed", 3},
+                      {"threads", 1},
+                      {"data", {{"dataset", "mnist"}, {"root", dir_.path().string()}, {"val_fraction", 0.2},
+                                {"batch_size", 32}, {"eval_batch_size", 64}}},
+                      {"model", {{"type", "mlp"}, {"hidden", {32}}, {"dropout", 0.1}}},
+                      {"optimizer", {{"type", "adam"}, {"lr", 0.003}}},
+                      {"scheduler", {{"type", "step"}, {"step_size", 1}, {"gamma", 0.5}}},
+                      {"train", {{"epochs", epochs}}},
+                      {"output", {{"dir", (dir_ / "runs").string()}}}};
+    const auto path = dir_ / (name + ".json");
+    write_json_file(path, cfg);
+    return path;
+  }
+  TempDir dir_;
+};
+
+int count_lines(const std::string& s) { return static_cast<int>(std::count(s.begin(), s.end(), '\n')); }
+
+}  // namespace
+
+TEST_F(Cli, TrainEvalPredictEndToEnd) {
+  const auto train = run("train --quiet --config " + (dir_ / "tiny.json").string());
+  ASSERT_EQ(train.code, 0) << train.output;
+  const auto run_dir = dir_ / "runs/tiny";
+  for (const char* f : {"config.json", "manifest.json", "metrics.jsonl", "metrics.csv", "metrics.json",
+                        "confusion_matrix.csv", "confusion_matrix.png", "learning_curves.png", "misclassified.png",
+                        "checkpoints/last.pt", "checkpoints/best.pt"}) {
+    EXPECT_TRUE(std::filesystem::exists(run_dir / f)) << f;
+  }
+  const json manifest = read_json_file(run_dir / "manifest.json");
+  EXPECT_EQ(manifest["status"], "finished");
+  EXPECT_EQ(manifest["seed"], 3);
+  EXPECT_EQ(manifest["threads"], 1);
+  EXPECT_FALSE(manifest["libtorch_version"].get<std::string>().empty());
+  EXPECT_EQ(count_lines(read_file(run_dir / "metrics.jsonl")), 2);
+  EXPECT_EQ(count_lines(read_file(run_dir / "metrics.csv")), 3);
+  const json test = read_json_file(run_dir / "metrics.json");
+  EXPECT_EQ(test["examples"], 200);
+  EXPECT_GT(test["accuracy"].get<double>(), 0.6) << "the synthetic classes are easy to separate";
+  EXPECT_EQ(count_lines(read_file(run_dir / "confusion_matrix.csv")), 11);
+
+  // eval rebuilds the model from the checkpoint alone and finds the same numbers.
+  const auto eval = run("eval --quiet --checkpoint " + (run_dir / "checkpoints/best.pt").string() + " --out " +
+                        (dir_ / "eval").string());
+  ASSERT_EQ(eval.code, 0) << eval.output;
+  const json again = read_json_file(dir_ / "eval/metrics.json");
+  EXPECT_EQ(again["accuracy"], test["accuracy"]);
+  EXPECT_EQ(again["confusion_matrix"], test["confusion_matrix"]);
+  EXPECT_TRUE(std::filesystem::exists(dir_ / "eval/confusion_matrix.png"));
+  const auto val = run("eval --quiet --split val --checkpoint " + (run_dir / "checkpoints/best.pt").string());
+  ASSERT_EQ(val.code, 0) << val.output;
+  EXPECT_EQ(read_json_file(run_dir / "eval-val/metrics.json")["examples"], 120);
+
+  // predict: one JSON line per image, top-3, agreeing with the evaluation's accuracy.
+  const auto predict = run("predict --checkpoint " + (run_dir / "checkpoints/best.pt").string() + " --input " +
+                           (dir_ / "mnist/t10k-images-idx3-ubyte").string() + " --top-k 3");
+  ASSERT_EQ(predict.code, 0) << predict.output;
+  const torch::Tensor labels = data::read_idx(dir_ / "mnist/t10k-labels-idx1-ubyte").to(torch::kInt64);
+  std::istringstream lines(predict.output);
+  std::string line;
+  int64_t n = 0, correct = 0;
+  while (std::getline(lines, line)) {
+    const json j = json::parse(line);
+    ASSERT_EQ(j["top"].size(), 3u);
+    EXPECT_GE(j["top"][0]["probability"].get<double>(), j["top"][1]["probability"].get<double>());
+    correct += j["top"][0]["class"].get<int64_t>() == labels[j["index"].get<int64_t>()].item<int64_t>();
+    ++n;
+  }
+  EXPECT_EQ(n, 200);
+  EXPECT_NEAR(static_cast<double>(correct) / 200.0, test["accuracy"].get<double>(), 1e-9);
+}
+
+TEST_F(Cli, ResumeReachesTheSameWeightsAsAnUninterruptedRun) {
+  ASSERT_EQ(run("train --quiet --config " + write_config("full", 2).string()).code, 0);
+  ASSERT_EQ(run("train --quiet --config " + write_config("part", 1).string()).code, 0);
+  const auto resumed = run("train --quiet --config " + (dir_ / "part.json").string() +
+                           " --set train.epochs=2 --resume " + (dir_ / "runs/part/checkpoints/last.pt").string());
+  ASSERT_EQ(resumed.code, 0) << resumed.output;
+  const auto a = train::read_checkpoint(dir_ / "runs/full/checkpoints/last.pt");
+  const auto b = train::read_checkpoint(dir_ / "runs/part/checkpoints/last.pt");
+  EXPECT_EQ(b.meta["epoch"], 2);
+  ASSERT_EQ(a.model.size(), b.model.size());
+  for (const auto& [name, t] : a.model) EXPECT_TRUE(torch::equal(t, b.model.at(name))) << name;
+  // The resumed run's history holds both epochs, with the same numbers (timings aside).
+  auto history = [&](const std::string& run) {
+    std::istringstream in(read_file(dir_ / ("runs/" + run + "/metrics.jsonl")));
+    std::vector<json> rows;
+    for (std::string line; std::getline(in, line);) {
+      json row = json::parse(line);
+      row.erase("seconds");
+      row.erase("examples_per_second");
+      rows.push_back(row);
+    }
+    return rows;
+  };
+  EXPECT_EQ(history("full"), history("part"));
+  EXPECT_EQ(history("full").size(), 2u);
+  const json ma = read_json_file(dir_ / "runs/full/metrics.json"), mb = read_json_file(dir_ / "runs/part/metrics.json");
+  EXPECT_EQ(ma["accuracy"], mb["accuracy"]);
+}
+
+TEST_F(Cli, ExitCodesAndOneLineErrors) {
+  write_file_atomic(dir_ / "bad.json", R"({"name": "x", "model": {"type": "mlp"}, "optimizer": {"lrr": 1}})");
+  const auto config_error = run("train --config " + (dir_ / "bad.json").string());
+  EXPECT_EQ(config_error.code, 2);
+  EXPECT_NE(config_error.output.find("/optimizer/lrr: unknown key; did you mean \"lr\"?"), std::string::npos)
+      << config_error.output;
+
+  const auto missing_data = run("train --config " + write_config("nodata", 1).string() + " --set data.root=/nonexistent");
+  EXPECT_EQ(missing_data.code, 3);
+  EXPECT_NE(missing_data.output.find("data/fetch mnist"), std::string::npos) << missing_data.output;
+
+  write_file_atomic(dir_ / "junk.pt", "junk");
+  const auto bad_ckpt = run("eval --checkpoint " + (dir_ / "junk.pt").string());
+  EXPECT_EQ(bad_ckpt.code, 3);
+  EXPECT_NE(bad_ckpt.output.find("junk.pt: not a"), std::string::npos) << bad_ckpt.output;
+
+  EXPECT_EQ(run("train --no-such-flag").code, 2);
+  const auto help = run("--help");
+  EXPECT_EQ(help.code, 0);
+  EXPECT_NE(help.output.find("Exit codes"), std::string::npos);
+}
+
+TEST_F(Cli, ConfigShowModelSummaryAndDataViews) {
+  const auto show = run("config show --config " + (dir_ / "tiny.json").string() + " --set optimizer.lr=0.5");
+  ASSERT_EQ(show.code, 0) << show.output;
+  const json resolved = json::parse(show.output);
+  EXPECT_EQ(resolved["optimizer"]["lr"], 0.5);
+  EXPECT_EQ(resolved["train"]["early_stopping"]["patience"], 0);
+
+  const auto summary = run("model summary --config " + (dir_ / "tiny.json").string());
+  ASSERT_EQ(summary.code, 0) << summary.output;
+  EXPECT_NE(summary.output.find("total: 25450 parameters"), std::string::npos) << summary.output;
+
+  const auto grid = run("data show --dataset mnist --n 16 --root " + dir_.path().string() + " --out " +
+                        (dir_ / "grid.png").string());
+  ASSERT_EQ(grid.code, 0) << grid.output;
+  EXPECT_EQ(read_file(dir_ / "grid.png").substr(1, 3), "PNG");
+  const auto stats = run("data stats --dataset mnist --root " + dir_.path().string());
+  ASSERT_EQ(stats.code, 0) << stats.output;
+  EXPECT_NE(stats.output.find("mnist train: 600 images of 1x28x28"), std::string::npos) << stats.output;
+}

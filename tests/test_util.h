@@ -1,0 +1,82 @@
+#pragma once
+// Helpers shared by the tests: temporary folders and small synthetic IDX data sets.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <filesystem>
+#include <string>
+
+#include "deepl/core/error.h"
+#include "deepl/data/idx.h"
+
+namespace deepl::testing {
+
+/// A fresh folder under the system temp dir, removed when the object dies.
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "deepl-test-XXXXXX").string();
+    path_ = ::mkdtemp(pattern.data());
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  const std::filesystem::path& path() const { return path_; }
+  std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+/// Images whose class is visible: class c lights a 6x6 block at a class-specific place, plus noise.
+inline std::pair<torch::Tensor, torch::Tensor> synthetic_digits(int64_t n, int64_t classes, uint64_t seed,
+                                                                int64_t size = 28) {
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+  torch::Tensor labels = torch::randint(0, classes, {n}, gen, torch::kInt64);
+  torch::Tensor images = torch::randint(0, 60, {n, size, size}, gen, torch::kInt64);
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t c = labels[i].item<int64_t>();
+    const int64_t row = (c / 4) * 7 + 1, col = (c % 4) * 7 + 1;
+    images[i].narrow(0, row % (size - 6), 6).narrow(1, col % (size - 6), 6).add_(180);
+  }
+  return {images.clamp(0, 255).to(torch::kUInt8), labels.to(torch::kUInt8)};
+}
+
+/// Writes a synthetic data set in the layout of the registered data set `name` under root.
+inline void write_synthetic_dataset(const std::filesystem::path& root, const std::string& name, int64_t train_n,
+                                    int64_t test_n, bool gzip = false) {
+  const auto dir = root / name;
+  const std::string ext = gzip ? ".gz" : "";
+  auto [train_x, train_y] = synthetic_digits(train_n, 10, 1);
+  auto [test_x, test_y] = synthetic_digits(test_n, 10, 2);
+  data::write_idx(dir / ("train-images-idx3-ubyte" + ext), train_x, gzip);
+  data::write_idx(dir / ("train-labels-idx1-ubyte" + ext), train_y, gzip);
+  data::write_idx(dir / ("t10k-images-idx3-ubyte" + ext), test_x, gzip);
+  data::write_idx(dir / ("t10k-labels-idx1-ubyte" + ext), test_y, gzip);
+}
+
+/// The message of the deepl::Error `fn` throws (fails the test when it throws none).
+template <typename Fn>
+std::string error_message(Fn&& fn) {
+  try {
+    fn();
+  } catch (const deepl::Error& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "expected a deepl::Error";
+  return "";
+}
+
+/// The data folder of the real data sets, or "" when they are not fetched.
+inline std::filesystem::path real_data_root(const std::string& name) {
+  const char* env = std::getenv("DEEPL_DATA");
+  const std::filesystem::path root = env && *env ? env : std::filesystem::path(DEEPL_SOURCE_DIR) / "data";
+  const auto dir = root / name;
+  if (std::filesystem::exists(dir / "train-images-idx3-ubyte") || std::filesystem::exists(dir / "train-images-idx3-ubyte.gz")) {
+    return root;
+  }
+  return {};
+}
+
+}  // namespace deepl::testing

@@ -1,0 +1,203 @@
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <set>
+
+#include "../test_util.h"
+#include "deepl/data/dataset.h"
+#include "deepl/data/loader.h"
+
+using namespace deepl;
+using deepl::testing::error_message;
+using deepl::testing::TempDir;
+
+TEST(Dataset, RegistryKnowsClassNames) {
+  const auto& fashion = data::dataset_info("fashion-mnist");
+  ASSERT_EQ(fashion.class_names.size(), 10u);
+  EXPECT_EQ(fashion.class_names[0], "T-shirt/top");
+  EXPECT_EQ(fashion.class_names[9], "Ankle boot");
+  const std::string msg = error_message([] { data::dataset_info("cifar"); });
+  EXPECT_NE(msg.find("known: mnist, fashion-mnist"), std::string::npos) << msg;
+}
+
+TEST(Dataset, MissingDataSetSaysHowToFetch) {
+  TempDir dir;
+  const std::string msg = error_message([&] { data::load_dataset("mnist", data::Split::kTrain, dir.path()); });
+  EXPECT_NE(msg.find("data/fetch mnist"), std::string::npos) << msg;
+}
+
+TEST(Dataset, RootPrecedenceConfigThenEnvThenDefault) {
+  EXPECT_EQ(data::resolve_data_root("/from/config"), "/from/config");
+  ::setenv("DEEPL_DATA", "/from/env", 1);
+  EXPECT_EQ(data::resolve_data_root(""), "/from/env");
+  ::unsetenv("DEEPL_DATA");
+  EXPECT_EQ(data::resolve_data_root(""), "data");
+}
+
+TEST(Dataset, LoadsRawAndGzipLayouts) {
+  for (bool gzip : {false, true}) {
+    TempDir dir;
+    deepl::testing::write_synthetic_dataset(dir.path(), "fashion-mnist", 50, 20, gzip);
+    const auto d = data::load_dataset("fashion-mnist", data::Split::kTest, dir.path());
+    EXPECT_EQ(d.size(), 20);
+    EXPECT_EQ(d.labels.scalar_type(), torch::kInt64);
+    EXPECT_EQ(d.image_shape(), (std::vector<int64_t>{1, 28, 28}));
+  }
+}
+
+TEST(Dataset, RejectsCountMismatchAndLabelRange) {
+  TempDir dir;
+  data::write_idx(dir / "x", torch::zeros({4, 28, 28}, torch::kUInt8));
+  data::write_idx(dir / "y3", torch::zeros({3}, torch::kUInt8));
+  data::write_idx(dir / "ybad", torch::tensor({0, 1, 2, 12}, torch::kUInt8));
+  const std::vector<std::string> names(10, "c");
+  EXPECT_NE(error_message([&] { data::load_idx_pair(dir / "x", dir / "y3", names); }).find("3 labels for 4 images"),
+            std::string::npos);
+  EXPECT_NE(error_message([&] { data::load_idx_pair(dir / "x", dir / "ybad", names); }).find("labels span 0..12"),
+            std::string::npos);
+}
+
+TEST(Split, DeterministicDisjointAndComplete) {
+  const torch::Tensor labels = torch::arange(1000, torch::kInt64) % 10;
+  const auto a = data::split_train_val(labels, 0.2, 42, false);
+  const auto b = data::split_train_val(labels, 0.2, 42, false);
+  const auto c = data::split_train_val(labels, 0.2, 43, false);
+  EXPECT_TRUE(torch::equal(a.val, b.val));
+  EXPECT_FALSE(torch::equal(a.val, c.val));
+  EXPECT_EQ(a.val.numel(), 200);
+  EXPECT_EQ(a.train.numel(), 800);
+  const torch::Tensor all = std::get<0>(torch::cat({a.train, a.val}).sort());
+  EXPECT_TRUE(torch::equal(all, torch::arange(1000, torch::kInt64)));
+}
+
+TEST(Split, StratifiedKeepsClassShares) {
+  torch::Tensor labels = torch::cat({torch::zeros({900}, torch::kInt64), torch::ones({100}, torch::kInt64)});
+  const auto s = data::split_train_val(labels, 0.1, 1, true);
+  const torch::Tensor val_labels = labels.index_select(0, s.val);
+  EXPECT_EQ((val_labels == 0).sum().item<int64_t>(), 90);
+  EXPECT_EQ((val_labels == 1).sum().item<int64_t>(), 10);
+}
+
+TEST(Split, PermutationIsTheSameEverywhere) {
+  // Fixed expectation: torch::randperm with an explicit mt19937 generator, not std::shuffle.
+  const torch::Tensor p = data::seeded_permutation(10, 123);
+  EXPECT_TRUE(torch::equal(p, data::seeded_permutation(10, 123)));
+  EXPECT_TRUE(torch::equal(std::get<0>(p.sort()), torch::arange(10, torch::kInt64)));
+}
+
+namespace {
+data::Dataset small_dataset(int64_t n) {
+  auto [x, y] = deepl::testing::synthetic_digits(n, 10, 5);
+  return data::Dataset{"synthetic", x, y.to(torch::kInt64), std::vector<std::string>(10, "c")};
+}
+}  // namespace
+
+TEST(Loader, EachEpochCoversEveryExampleOnce) {
+  const auto d = small_dataset(103);
+  data::LoaderOptions o;
+  o.batch_size = 10;
+  o.shuffle = true;
+  o.seed = 9;
+  data::BatchLoader loader(d, torch::Tensor(), o);
+  EXPECT_EQ(loader.num_batches(), 11);
+  std::vector<torch::Tensor> seen_epochs;
+  for (int64_t epoch : {1, 2}) {
+    loader.set_epoch(epoch);
+    std::vector<torch::Tensor> parts;
+    for (int64_t i = 0; i < loader.num_batches(); ++i) {
+      const auto b = loader.batch(i);
+      EXPECT_EQ(b.inputs.sizes(), (std::vector<int64_t>{b.indices.numel(), 1, 28, 28}));
+      EXPECT_TRUE(torch::equal(b.targets, d.labels.index_select(0, b.indices)));
+      parts.push_back(b.indices);
+    }
+    const torch::Tensor order = torch::cat(parts);
+    EXPECT_TRUE(torch::equal(std::get<0>(order.sort()), torch::arange(103, torch::kInt64)));
+    seen_epochs.push_back(order);
+  }
+  EXPECT_FALSE(torch::equal(seen_epochs[0], seen_epochs[1])) << "epochs must be shuffled differently";
+}
+
+TEST(Loader, DropLastAndSubsetIndices) {
+  const auto d = small_dataset(50);
+  data::LoaderOptions o;
+  o.batch_size = 8;
+  o.drop_last = true;
+  data::BatchLoader loader(d, torch::arange(20, 45, torch::kInt64), o);
+  EXPECT_EQ(loader.num_batches(), 3);
+  EXPECT_EQ(loader.num_examples(), 24);
+  EXPECT_EQ(loader.batch(0).indices[0].item<int64_t>(), 20);
+}
+
+TEST(Loader, ShardsAcrossRanksLikeDistributedSampler) {
+  const auto d = small_dataset(37);
+  std::vector<torch::Tensor> parts;
+  for (int64_t rank : {0, 1}) {
+    data::LoaderOptions o;
+    o.batch_size = 8;
+    o.shuffle = true;
+    o.rank = rank;
+    o.world_size = 2;
+    data::BatchLoader loader(d, torch::Tensor(), o);
+    loader.set_epoch(3);
+    EXPECT_EQ(loader.num_examples(), 19);
+    for (int64_t i = 0; i < loader.num_batches(); ++i) parts.push_back(loader.batch(i).indices);
+  }
+  const torch::Tensor all = torch::cat(parts);
+  EXPECT_EQ(all.numel(), 38);  // one example repeated to even the shards
+  EXPECT_EQ(std::get<0>(at::_unique(all)).numel(), 37);
+}
+
+TEST(Loader, NormalisationIsNumericallyRight) {
+  data::Dataset d{"n", torch::tensor({0, 51, 255, 102}, torch::kUInt8).view({1, 2, 2}), torch::zeros({1}, torch::kInt64),
+                  {"a"}};
+  data::LoaderOptions o;
+  o.batch_size = 1;
+  o.normalization = {{0.2}, {0.5}};
+  const auto b = data::BatchLoader(d, torch::Tensor(), o).batch(0);
+  const torch::Tensor expected = torch::tensor({(0.0 - 0.2) / 0.5, (0.2 - 0.2) / 0.5, (1.0 - 0.2) / 0.5, (0.4 - 0.2) / 0.5});
+  EXPECT_TRUE(torch::allclose(b.inputs.flatten(), expected, 1e-6, 1e-6)) << b.inputs;
+}
+
+TEST(Loader, ComputedStatisticsMatchDirectComputation) {
+  const auto d = small_dataset(300);
+  const torch::Tensor idx = torch::arange(0, 300, 3, torch::kInt64);
+  const auto n = data::compute_normalization(d, idx);
+  const torch::Tensor pixels = d.images.index_select(0, idx).to(torch::kFloat64) / 255.0;
+  EXPECT_NEAR(n.mean[0], pixels.mean().item<double>(), 1e-9);
+  EXPECT_NEAR(n.std[0], pixels.std(/*unbiased=*/false).item<double>(), 1e-6);
+}
+
+TEST(Loader, TransformsAreSeededPerBatchAndKeepShape) {
+  const auto d = small_dataset(16);
+  data::LoaderOptions o;
+  o.batch_size = 16;
+  o.seed = 4;
+  o.transforms = {data::random_crop(2), data::horizontal_flip()};
+  data::BatchLoader a(d, torch::Tensor(), o), b(d, torch::Tensor(), o);
+  a.set_epoch(1);
+  b.set_epoch(1);
+  const auto x = a.batch(0).inputs;
+  EXPECT_TRUE(torch::equal(x, b.batch(0).inputs));
+  EXPECT_EQ(x.sizes(), (std::vector<int64_t>{16, 1, 28, 28}));
+  o.transforms.clear();
+  EXPECT_FALSE(torch::equal(x, data::BatchLoader(d, torch::Tensor(), o).batch(0).inputs));
+}
+
+TEST(RealData, MnistAndFashionLoadWithTheRightShapes) {
+  for (const std::string name : {"mnist", "fashion-mnist"}) {
+    const auto root = deepl::testing::real_data_root(name);
+    if (root.empty()) {
+      std::cout << "[ SKIPPED ] " << name << " not fetched (run data/fetch)\n";
+      continue;
+    }
+    const auto train = data::load_dataset(name, data::Split::kTrain, root);
+    const auto test = data::load_dataset(name, data::Split::kTest, root);
+    EXPECT_EQ(train.images.sizes(), (std::vector<int64_t>{60000, 28, 28}));
+    EXPECT_EQ(test.images.sizes(), (std::vector<int64_t>{10000, 28, 28}));
+    // Pixel sums: a checksum of the decoded contents, independent of the on-disk encoding.
+    const int64_t sum = train.images.sum().item<int64_t>();
+    EXPECT_EQ(sum, name == "mnist" ? 1567298545 : 3431114169) << name;
+    EXPECT_EQ(torch::bincount(test.labels, {}, 10).sum().item<int64_t>(), 10000);
+    EXPECT_GT(torch::bincount(test.labels, {}, 10).min().item<int64_t>(), 800) << "every class is present";
+  }
+}

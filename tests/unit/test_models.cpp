@@ -1,0 +1,83 @@
+#include <gtest/gtest.h>
+
+#include "../test_util.h"
+#include "deepl/config/config.h"
+#include "deepl/models/registry.h"
+#include "deepl/models/summary.h"
+#include "deepl/models/zoo.h"
+#include "deepl/train/checkpoint.h"
+
+using namespace deepl;
+using nlohmann::json;
+
+namespace {
+std::shared_ptr<models::NetworkImpl> build(const json& model) {
+  const auto exp = config::resolve_experiment({{"name", "m"}, {"model", model}});
+  return models::build_model(exp.json["model"], models::InputSpec{});
+}
+
+std::vector<std::string> names_and_shapes(models::NetworkImpl& net) {
+  std::vector<std::string> out;
+  for (const auto& [name, t] : train::model_state_dict(net)) {
+    out.push_back(name + ":" + c10::str(t.sizes()));
+  }
+  return out;
+}
+
+json seed_cnn() {
+  return json::parse(R"({"type": "cnn", "blocks": [{"convs": [{"out_channels": 32}, {"out_channels": 32}], "pool": 2}]})");
+}
+}  // namespace
+
+TEST(Models, MlpMatchesPytorchSequentialNames) {
+  auto net = build({{"type", "mlp"}, {"hidden", {512, 256}}, {"dropout", 0.2}});
+  EXPECT_EQ(names_and_shapes(*net),
+            (std::vector<std::string>{"1.bias:[512]", "1.weight:[512, 784]", "4.bias:[256]", "4.weight:[256, 512]",
+                                      "7.bias:[10]", "7.weight:[10, 256]"}));
+  EXPECT_EQ(net->forward(torch::zeros({5, 1, 28, 28})).sizes(), (std::vector<int64_t>{5, 10}));
+}
+
+TEST(Models, SeedCnnIsExactlyTheNotebooks) {
+  auto net = build(seed_cnn());
+  EXPECT_EQ(names_and_shapes(*net),
+            (std::vector<std::string>{"classifier.1.bias:[10]", "classifier.1.weight:[10, 4608]", "features.0.bias:[32]",
+                                      "features.0.weight:[32, 1, 3, 3]", "features.2.bias:[32]",
+                                      "features.2.weight:[32, 32, 3, 3]"}));
+  const auto s = models::summarize(*net, {1, 28, 28});
+  EXPECT_EQ(s.parameters, 32 * 9 + 32 + 32 * 32 * 9 + 32 + 4608 * 10 + 10);
+  // conv1: 2*1*9*32*26*26, conv2: 2*32*9*32*24*24, dense: 2*4608*10, plus activations and pooling.
+  const int64_t conv_and_dense = 2 * 9 * 32 * 26 * 26 + 2 * 32 * 9 * 32 * 24 * 24 + 2 * 4608 * 10;
+  EXPECT_GE(s.flops, conv_and_dense);
+  EXPECT_LT(s.flops, conv_and_dense + 100000);
+  EXPECT_EQ(s.layers.back().output_shape, (std::vector<int64_t>{10}));
+}
+
+TEST(Models, FashionCnnWithBatchNormAndDropout) {
+  auto net = build(json::parse(R"({"type": "cnn", "hidden": [128], "dropout": 0.5, "blocks": [
+      {"convs": [{"out_channels": 32, "padding": 1}, {"out_channels": 32, "padding": 1}], "batch_norm": true, "dropout": 0.25},
+      {"convs": [{"out_channels": 64, "padding": 1}, {"out_channels": 64, "padding": 1}], "batch_norm": true, "dropout": 0.25}]})"));
+  const auto state = train::model_state_dict(*net);
+  EXPECT_TRUE(state.count("features.1.running_mean"));
+  EXPECT_EQ(state.at("classifier.2.weight").sizes(), (std::vector<int64_t>{128, 64 * 7 * 7}));
+  EXPECT_EQ(net->forward(torch::zeros({2, 1, 28, 28})).sizes(), (std::vector<int64_t>{2, 10}));
+}
+
+TEST(Models, LogisticHasOneOutput) {
+  const auto& entry = models::find_model("logistic");
+  EXPECT_EQ(entry.task, models::Task::kBinary);
+  auto net = build({{"type", "logistic"}});
+  EXPECT_EQ(net->forward(torch::zeros({3, 1, 28, 28})).sizes(), (std::vector<int64_t>{3, 1}));
+}
+
+TEST(Models, FeatureMapThatVanishesIsAConfigError) {
+  const json block = json::parse(R"({"convs": [{"out_channels": 8, "kernel_size": 9}], "pool": 4})");
+  const std::string msg = deepl::testing::error_message([&] { build({{"type", "cnn"}, {"blocks", {block, block}}}); });
+  EXPECT_NE(msg.find("/model/blocks/1: the feature map shrinks"), std::string::npos) << msg;
+}
+
+TEST(Models, RegistryAcceptsNewTypes) {
+  models::ModelEntry e = models::find_model("linear");
+  e.type = "my_linear";
+  models::register_model(e);
+  EXPECT_NO_THROW(build({{"type", "my_linear"}}));
+}

@@ -1,0 +1,160 @@
+#include <gtest/gtest.h>
+
+#include "../test_util.h"
+#include "deepl/core/runtime.h"
+#include "deepl/models/zoo.h"
+#include "deepl/train/callbacks.h"
+#include "deepl/train/checkpoint.h"
+#include "deepl/train/trainer.h"
+
+using namespace deepl;
+using deepl::testing::TempDir;
+using nlohmann::json;
+
+namespace {
+
+data::Dataset synthetic(int64_t n, uint64_t seed) {
+  auto [x, y] = deepl::testing::synthetic_digits(n, 10, seed);
+  return {"synthetic", x, y.to(torch::kInt64), std::vector<std::string>(10, "c")};
+}
+
+struct Setup {
+  std::shared_ptr<models::NetworkImpl> model;
+  std::shared_ptr<torch::optim::Optimizer> optimizer;
+  std::shared_ptr<train::LrScheduler> scheduler;
+  std::unique_ptr<train::Trainer> trainer;
+};
+
+// A small dropout MLP with Adam and a step schedule: every piece of state a resume must restore.
+Setup make_setup(int64_t epochs, double lr = 1e-2) {
+  configure_threads(1);
+  seed_everything(11);
+  Setup s;
+  s.model = std::make_shared<models::MlpImpl>(models::MlpOptions(784, 10).hidden({32}).dropout({0.2}));
+  s.optimizer = std::make_shared<torch::optim::Adam>(s.model->parameters(), torch::optim::AdamOptions(lr));
+  s.scheduler = std::make_shared<train::LrScheduler>(
+      json{{"type", "step"}, {"step_size", 1}, {"gamma", 0.5}, {"min_lr", 0.0}}, lr, epochs);
+  train::TrainerOptions o;
+  o.epochs = epochs;
+  s.trainer = std::make_unique<train::Trainer>(s.model, s.optimizer, s.scheduler, o);
+  return s;
+}
+
+data::BatchLoader loader(const data::Dataset& d, bool shuffle) {
+  data::LoaderOptions o;
+  o.batch_size = 32;
+  o.shuffle = shuffle;
+  o.seed = 5;
+  o.normalization = {{0.2}, {0.3}};
+  return data::BatchLoader(d, torch::Tensor(), o);
+}
+
+struct StopAfter : train::Callback {
+  explicit StopAfter(int64_t epochs) : epochs(epochs) {}
+  void on_epoch_end(train::Trainer& t, const train::EpochMetrics& m) override {
+    if (m.epoch >= epochs) t.request_stop("test stop");
+  }
+  int64_t epochs;
+};
+
+void expect_same_weights(models::NetworkImpl& a, models::NetworkImpl& b) {
+  const auto sa = train::model_state_dict(a), sb = train::model_state_dict(b);
+  ASSERT_EQ(sa.size(), sb.size());
+  for (const auto& [name, t] : sa) EXPECT_TRUE(torch::equal(t, sb.at(name))) << name;
+}
+
+}  // namespace
+
+TEST(Trainer, LossDecreasesOnASmallTask) {
+  const auto d = synthetic(512, 1);
+  auto train_loader = loader(d, true);
+  auto s = make_setup(4);
+  s.trainer->fit(train_loader, nullptr);
+  const auto& h = s.trainer->history();
+  ASSERT_EQ(h.size(), 4u);
+  EXPECT_LT(h.back().train_loss, 0.5 * h.front().train_loss);
+  EXPECT_GT(h.back().train_accuracy, 0.9);
+  EXPECT_DOUBLE_EQ(h[0].lr, 1e-2);
+  EXPECT_DOUBLE_EQ(h[1].lr, 5e-3);  // the step schedule halves it each epoch
+}
+
+TEST(Trainer, SameSeedSameThreadsSameNumbers) {
+  const auto d = synthetic(256, 2);
+  std::vector<double> losses;
+  for (int run = 0; run < 2; ++run) {
+    auto l = loader(d, true);
+    auto s = make_setup(2);
+    s.trainer->fit(l, nullptr);
+    losses.push_back(s.trainer->history().back().train_loss);
+  }
+  EXPECT_EQ(losses[0], losses[1]);
+}
+
+TEST(Trainer, ResumeEqualsUninterruptedRun) {
+  const auto d = synthetic(256, 3);
+  TempDir dir;
+  // Uninterrupted: 2 epochs.
+  auto full = make_setup(2);
+  auto l1 = loader(d, true);
+  full.trainer->fit(l1, nullptr);
+  // Interrupted: stopped after epoch 1 with a checkpoint; a fresh setup resumes for the second.
+  auto first = make_setup(2);
+  first.trainer->add_callback(std::make_shared<StopAfter>(1));
+  first.trainer->add_callback(
+      std::make_shared<train::Checkpointer>(dir.path(), "train_loss", 1, [] { return json::object(); }));
+  auto l2 = loader(d, true);
+  first.trainer->fit(l2, nullptr);
+  EXPECT_EQ(first.trainer->completed_epochs(), 1);
+  ASSERT_TRUE(std::filesystem::exists(dir / "last.pt"));
+
+  torch::manual_seed(999);  // the resumed run must not depend on the generator's state before loading
+  auto resumed = make_setup(2);
+  const auto ckpt = train::read_checkpoint(dir / "last.pt");
+  train::load_model_state(*resumed.model, ckpt.model, "last.pt");
+  train::load_optimizer_state(*resumed.optimizer, ckpt.optimizer, "last.pt");
+  resumed.trainer->load_state(ckpt.meta["trainer"]);
+  resumed.scheduler->load_state(ckpt.meta["scheduler"]);
+  train::restore_rng(ckpt.rng);
+  EXPECT_EQ(resumed.trainer->completed_epochs(), 1);
+  auto l4 = loader(d, true);
+  resumed.trainer->fit(l4, nullptr);
+  EXPECT_EQ(resumed.trainer->completed_epochs(), 2);
+  expect_same_weights(*full.model, *resumed.model);
+  EXPECT_EQ(full.trainer->history().back().train_loss, resumed.trainer->history().back().train_loss);
+  EXPECT_DOUBLE_EQ(train::learning_rate(*resumed.optimizer), train::learning_rate(*full.optimizer));
+}
+
+TEST(Trainer, EarlyStoppingStopsAfterPatience) {
+  const auto d = synthetic(128, 4);
+  auto l = loader(d, false);
+  auto s = make_setup(30, 1e-9);  // a learning rate this small cannot improve anything
+  s.trainer->add_callback(std::make_shared<train::EarlyStopping>("train_accuracy", 2, 0.01));
+  s.trainer->fit(l, nullptr);
+  EXPECT_EQ(s.trainer->completed_epochs(), 3);
+  EXPECT_NE(s.trainer->stop_reason().find("early stopping"), std::string::npos);
+}
+
+TEST(Trainer, NonFiniteLossStopsWithAClearMessage) {
+  const auto d = synthetic(128, 5);
+  auto l = loader(d, false);
+  auto s = make_setup(2);
+  {
+    torch::NoGradGuard g;
+    s.model->parameters()[0].fill_(std::numeric_limits<float>::quiet_NaN());
+  }
+  const std::string msg = deepl::testing::error_message([&] { s.trainer->fit(l, nullptr); });
+  EXPECT_NE(msg.find("non-finite training loss at epoch 1"), std::string::npos) << msg;
+}
+
+TEST(Trainer, ValidationMetricsAreRecorded) {
+  const auto d = synthetic(256, 6);
+  auto tl = loader(d, true);
+  data::LoaderOptions vo;
+  vo.batch_size = 100;
+  const data::BatchLoader vl(synthetic(100, 7), torch::Tensor(), vo);
+  auto s = make_setup(1);
+  s.trainer->fit(tl, &vl);
+  ASSERT_TRUE(s.trainer->history()[0].val_accuracy.has_value());
+  EXPECT_GE(*s.trainer->history()[0].val_accuracy, 0.0);
+  EXPECT_LE(*s.trainer->history()[0].val_accuracy, 1.0);
+}
