@@ -43,3 +43,29 @@ int run(CLI::App& app, int argc, char** argv, const std::function<void()>& body)
 }
 
 }  // namespace deepl::cli
+
+#include "deepl/run/reproduce.h"
+
+namespace deepl::cli {
+
+int notebook_main(int argc, char** argv, const run::Notebook& notebook) {
+  CLI::App app{notebook.title + ": look at the data, train and evaluate each experiment, compare with the notebook"};
+  app.footer(std::string(kExitCodes) + " A result below its target exits 1.");
+  run::ReproduceOptions options;
+  std::string out = "runs/" + std::string(argv[0]).substr(std::string(argv[0]).find_last_of('/') + 1);
+  std::string experiments = "experiments";
+  app.add_option("--out", out, "output folder (data grid, one run folder per experiment, summary.md/json)");
+  app.add_option("--experiments", experiments, "folder of the experiment configs")->check(CLI::ExistingDirectory);
+  app.add_option("--set", options.overrides, "override a key in every experiment (e.g. train.epochs=1)");
+  app.add_option("--threads", options.threads, "LibTorch intra-op threads (0 = all cores; default: the configs')");
+  app.add_flag("--quiet,-q", options.quiet, "warnings and errors only");
+  int code = 0;
+  const int status = run(app, argc, argv, [&] {
+    if (options.quiet) setup_logging(true);
+    options.out_dir = out;
+    if (!run::run_notebook(notebook, experiments, options)) code = static_cast<int>(ErrorKind::kFailure);
+  });
+  return status != 0 ? status : code;
+}
+
+}  // namespace deepl::cli

@@ -17,3 +17,12 @@ void setup_logging(bool quiet);
 int run(CLI::App& app, int argc, char** argv, const std::function<void()>& body);
 
 }  // namespace deepl::cli
+
+namespace deepl::run {
+struct Notebook;
+}
+
+namespace deepl::cli {
+/// The whole main of a notebook app (deepl-mnist-mlp, ...): options, run, exit code.
+int notebook_main(int argc, char** argv, const run::Notebook& notebook);
+}  // namespace deepl::cli

@@ -6,10 +6,12 @@
 
 #include "cli_common.h"
 #include "deepl/config/config.h"
+#include "deepl/core/error.h"
 #include "deepl/core/runtime.h"
 #include "deepl/data/dataset.h"
 #include "deepl/run/data_views.h"
 #include "deepl/run/experiment.h"
+#include "deepl/run/reproduce.h"
 
 int main(int argc, char** argv) {
   using namespace deepl;
@@ -48,6 +50,18 @@ int main(int argc, char** argv) {
   predict->add_option("--input", input, "IDX images, raw or .gz")->required()->check(CLI::ExistingFile);
   predict->add_option("--top-k", top_k, "classes per image")->check(CLI::PositiveNumber);
   predict->footer(cli::kExitCodes);
+
+  std::string only, experiments_dir = "experiments";
+  run::ReproduceOptions reproduce_options;
+  auto* reproduce = app.add_subcommand(
+      "reproduce", "run every shipped experiment, print the results table, fail if one is below its target");
+  reproduce->add_option("--only", only, "one experiment by name (e.g. cnn_mnist)");
+  reproduce->add_option("--out", out_dir, "output folder (default: runs/reproduce)");
+  reproduce->add_option("--experiments", experiments_dir, "folder of the experiment configs")->check(CLI::ExistingDirectory);
+  reproduce->add_option("--set", overrides, "override a key in every experiment (repeatable)");
+  reproduce->add_option("--threads", threads, "LibTorch intra-op threads (0 = all cores; default: the configs')");
+  reproduce->add_flag("--quiet,-q", quiet, "warnings and errors only");
+  reproduce->footer(std::string(cli::kExitCodes) + " A result below its target exits 1.");
 
   auto* cfg = app.add_subcommand("config", "experiment configs");
   cfg->require_subcommand(1);
@@ -96,6 +110,16 @@ int main(int argc, char** argv) {
       const auto m = run::evaluate_checkpoint(checkpoint, o);
       fmt::print("{} {}: accuracy {:.4f} loss {:.4f} macro-F1 {:.4f} ({} examples)\n", checkpoint, split, m.accuracy,
                  m.loss, m.macro_f1, m.examples);
+    } else if (*reproduce) {
+      reproduce_options.out_dir = out_dir.empty() ? "runs/reproduce" : out_dir;
+      reproduce_options.quiet = quiet;
+      reproduce_options.threads = threads;
+      reproduce_options.overrides = overrides;
+      const auto rows = run::reproduce(run::shipped_experiments(experiments_dir, only), "deepl reproduce", reproduce_options);
+      fmt::print("{}", run::summary_markdown("deepl reproduce", rows, configure_threads(std::max(0, threads))));
+      for (const auto& r : rows) {
+        if (!r.passed()) throw Error(ErrorKind::kFailure, fmt::format("{}: {}", r.name, r.status));
+      }
     } else if (*predict) {
       run::predict(checkpoint, input, top_k, std::cout);
     } else if (*cfg_show) {

@@ -85,6 +85,8 @@ std::vector<Field> build_fields() {
       ranged(make_field("grad_clip", FieldType::kNumber, 0.0, "clip the gradient norm to this value (0: off)"), 0.0, 1e9),
       object("early_stopping", early, ""),
       object("checkpoint", checkpoint, ""),
+      choice("precision", "fp32", {"fp32", "bf16"}, "fp32, or bf16 autocast on CPU (float32 master weights)"),
+      make_field("channels_last", FieldType::kBool, false, "channels-last layout for conv models"),
       ranged(make_field("log_every", FieldType::kInt, 0, "plain-log progress line every N batches (0: ~10 per epoch)"), 0, 1e9),
   };
   std::vector<Field> output = {

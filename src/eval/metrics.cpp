@@ -111,7 +111,8 @@ torch::Tensor class_probabilities(models::Task task, const torch::Tensor& output
   return torch::softmax(outputs.to(torch::kFloat32), 1);
 }
 
-Evaluation evaluate(models::NetworkImpl& model, models::Task task, const data::BatchLoader& loader, int64_t num_classes) {
+Evaluation evaluate(models::NetworkImpl& model, models::Task task, const data::BatchLoader& loader, int64_t num_classes,
+                    const train::Precision& precision) {
   torch::InferenceMode guard;
   const bool was_training = model.is_training();
   model.eval();
@@ -120,7 +121,11 @@ Evaluation evaluate(models::NetworkImpl& model, models::Task task, const data::B
   std::vector<torch::Tensor> indices, predictions, confidence;
   for (int64_t i = 0; i < loader.num_batches(); ++i) {
     const data::Batch batch = loader.batch(i);
-    const torch::Tensor outputs = model.forward(batch.inputs);
+    torch::Tensor outputs;
+    {
+      train::AutocastGuard autocast(precision.bf16);
+      outputs = model.forward(precision.prepare(batch.inputs)).to(torch::kFloat32);
+    }
     total_loss += loss_sum(task, outputs, batch.targets).to(torch::kFloat64);
     const torch::Tensor predicted = predict_classes(task, outputs);
     accumulate_confusion(confusion, batch.targets, predicted);

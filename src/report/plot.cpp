@@ -162,6 +162,13 @@ void draw_chart(cairo_t* cr, const Chart& chart, double x0, double y0, double w,
   cairo_restore(cr);
 
   double ly = top + 12;
+  int named = 0;
+  for (const auto& s : chart.series) named += s.name.empty() ? 0 : 1;
+  if (named > 0) {
+    cairo_set_source_rgba(cr, 1, 1, 1, 0.85);
+    cairo_rectangle(cr, right - 136, top + 3, 132, 18.0 * named + 2);
+    cairo_fill(cr);
+  }
   for (const auto& s : chart.series) {
     if (s.name.empty()) continue;
     set_rgb(cr, s.rgb);
@@ -173,7 +180,124 @@ void draw_chart(cairo_t* cr, const Chart& chart, double x0, double y0, double w,
   }
 }
 
+// Viridis-like ramp, t in [0, 1].
+void map_color(cairo_t* cr, double t) {
+  static const double stops[5][3] = {{0.27, 0.00, 0.33}, {0.23, 0.32, 0.55}, {0.13, 0.57, 0.55},
+                                     {0.37, 0.79, 0.38}, {0.99, 0.91, 0.15}};
+  t = std::clamp(t, 0.0, 1.0) * 4.0;
+  const int i = std::min(3, static_cast<int>(t));
+  const double f = t - i;
+  cairo_set_source_rgb(cr, stops[i][0] + f * (stops[i + 1][0] - stops[i][0]), stops[i][1] + f * (stops[i + 1][1] - stops[i][1]),
+                       stops[i][2] + f * (stops[i + 1][2] - stops[i][2]));
+}
+
 }  // namespace
+
+void write_contour_png(const std::filesystem::path& path, const ContourPlot& p) {
+  if (p.nx < 2 || p.ny < 2 || static_cast<int64_t>(p.values.size()) != p.nx * p.ny) {
+    throw_failure(path.string() + ": contour grid does not match its size");
+  }
+  const int left = 60, top = 40, size = 520, right = 240, bottom = 50;
+  Canvas canvas(left + size + right, top + size + bottom);
+  cairo_t* cr = canvas.cr.get();
+  const double lo = *std::min_element(p.values.begin(), p.values.end());
+  auto level = [&](double v) { return std::log1p(std::max(0.0, v - lo)); };
+  double hi = 0;
+  for (double v : p.values) hi = std::max(hi, level(v));
+  if (hi <= 0) hi = 1;
+  auto px = [&](double x) { return left + (x - p.x_min) / (p.x_max - p.x_min) * size; };
+  auto py = [&](double y) { return top + size - (y - p.y_min) / (p.y_max - p.y_min) * size; };
+  const double cw = static_cast<double>(size) / static_cast<double>(p.nx - 1);
+  const double ch = static_cast<double>(size) / static_cast<double>(p.ny - 1);
+  auto at = [&](int64_t i, int64_t j) { return level(p.values[static_cast<size_t>(j * p.nx + i)]) / hi; };
+  for (int64_t j = 0; j + 1 < p.ny; ++j) {
+    for (int64_t i = 0; i + 1 < p.nx; ++i) {
+      map_color(cr, (at(i, j) + at(i + 1, j) + at(i, j + 1) + at(i + 1, j + 1)) / 4);
+      cairo_rectangle(cr, left + i * cw, top + size - (j + 1) * ch, cw + 0.5, ch + 0.5);
+      cairo_fill(cr);
+    }
+  }
+  // Iso-lines by marching squares on the log scale.
+  cairo_set_source_rgba(cr, 1, 1, 1, 0.45);
+  cairo_set_line_width(cr, 0.8);
+  for (int k = 1; k <= 14; ++k) {
+    const double iso = k / 15.0;
+    for (int64_t j = 0; j + 1 < p.ny; ++j) {
+      for (int64_t i = 0; i + 1 < p.nx; ++i) {
+        const double v[4] = {at(i, j), at(i + 1, j), at(i + 1, j + 1), at(i, j + 1)};
+        const double cx[4] = {0, 1, 1, 0}, cy[4] = {0, 0, 1, 1};
+        std::vector<std::pair<double, double>> cuts;
+        for (int e = 0; e < 4; ++e) {
+          const int f = (e + 1) % 4;
+          if ((v[e] < iso) != (v[f] < iso)) {
+            const double t = (iso - v[e]) / (v[f] - v[e]);
+            cuts.emplace_back(cx[e] + t * (cx[f] - cx[e]), cy[e] + t * (cy[f] - cy[e]));
+          }
+        }
+        for (size_t c = 0; c + 1 < cuts.size(); c += 2) {
+          cairo_move_to(cr, left + (i + cuts[c].first) * cw, top + size - (j + cuts[c].second) * ch);
+          cairo_line_to(cr, left + (i + cuts[c + 1].first) * cw, top + size - (j + cuts[c + 1].second) * ch);
+        }
+      }
+    }
+    cairo_stroke(cr);
+  }
+  cairo_save(cr);
+  cairo_rectangle(cr, left, top, size, size);
+  cairo_clip(cr);
+  // Earlier paths are drawn wider, so paths that run along each other stay visible.
+  double width = 1.5 + 0.8 * static_cast<double>(p.paths.size());
+  for (const auto& s : p.paths) {
+    set_rgb(cr, s.rgb);
+    width = std::max(1.2, width - 0.8);
+    cairo_set_line_width(cr, width);
+    for (size_t i = 0; i < s.x.size(); ++i) {
+      if (i == 0) {
+        cairo_move_to(cr, px(s.x[i]), py(s.y[i]));
+      } else {
+        cairo_line_to(cr, px(s.x[i]), py(s.y[i]));
+      }
+    }
+    cairo_stroke(cr);
+    if (!s.x.empty()) {
+      cairo_arc(cr, px(s.x.back()), py(s.y.back()), 4, 0, 2 * M_PI);
+      cairo_fill(cr);
+    }
+  }
+  for (const auto& [x, y] : p.markers) {
+    cairo_set_source_rgb(cr, 1, 0.2, 0.2);
+    cairo_set_line_width(cr, 2.5);
+    cairo_move_to(cr, px(x) - 6, py(y) - 6);
+    cairo_line_to(cr, px(x) + 6, py(y) + 6);
+    cairo_move_to(cr, px(x) - 6, py(y) + 6);
+    cairo_line_to(cr, px(x) + 6, py(y) - 6);
+    cairo_stroke(cr);
+  }
+  cairo_restore(cr);
+  cairo_set_source_rgb(cr, 0, 0, 0);
+  cairo_set_line_width(cr, 1);
+  cairo_rectangle(cr, left, top, size, size);
+  cairo_stroke(cr);
+  text(cr, p.title, left + size / 2.0, 20, 15, 0.5, 0.5, true);
+  const double xs = tick_step(p.x_max - p.x_min, 6), ys = tick_step(p.y_max - p.y_min, 6);
+  for (double t = std::ceil(p.x_min / xs) * xs; t <= p.x_max + 1e-12; t += xs) text(cr, tick_label(t, xs), px(t), top + size + 12, 11);
+  for (double t = std::ceil(p.y_min / ys) * ys; t <= p.y_max + 1e-12; t += ys) text(cr, tick_label(t, ys), left - 6, py(t), 11, 1.0, 0.5);
+  double ly = top + 10;
+  for (const auto& s : p.paths) {
+    set_rgb(cr, s.rgb);
+    cairo_rectangle(cr, left + size + 14, ly - 5, 18, 10);
+    cairo_fill_preserve(cr);
+    cairo_set_source_rgb(cr, 0, 0, 0);
+    cairo_set_line_width(cr, 0.8);
+    cairo_stroke(cr);
+    cairo_set_source_rgb(cr, 0, 0, 0);
+    text(cr, s.name, left + size + 38, ly, 12, 0.0, 0.5);
+    ly += 20;
+  }
+  cairo_set_source_rgb(cr, 1, 0.2, 0.2);
+  text(cr, "x  known minimum", left + size + 14, ly, 12, 0.0, 0.5);
+  save_png(canvas, path);
+}
 
 void write_confusion_matrix_png(const std::filesystem::path& path, const std::vector<int64_t>& counts,
                                 const std::vector<std::string>& class_names, const std::string& title) {
@@ -226,7 +350,7 @@ void write_confusion_matrix_png(const std::filesystem::path& path, const std::ve
 }
 
 void write_charts_png(const std::filesystem::path& path, const std::vector<Chart>& charts) {
-  const int w = 480, h = 360;
+  const int w = charts.size() == 1 ? 640 : 480, h = 360;
   Canvas canvas(w * static_cast<int>(std::max<size_t>(1, charts.size())), h);
   for (size_t i = 0; i < charts.size(); ++i) draw_chart(canvas.cr.get(), charts[i], static_cast<double>(i) * w, 0, w, h);
   save_png(canvas, path);

@@ -102,6 +102,11 @@ std::shared_ptr<models::NetworkImpl> build_network(const config::Experiment& exp
   return models::build_model(exp.json.at("model"), spec);
 }
 
+train::Precision precision_of(const config::Experiment& exp) {
+  const json& t = exp.json.at("train");
+  return {t.at("precision") == "bf16", t.at("channels_last").get<bool>()};
+}
+
 models::Task task_of(const config::Experiment& exp) {
   return models::find_model(exp.json.at("model").at("type")).task;
 }
@@ -208,8 +213,8 @@ TrainResult train_experiment(const config::Experiment& exp, const TrainOptions& 
   result.run_dir = options.run_dir ? *options.run_dir : fs::path(exp.json.at("output").at("dir").get<std::string>()) / exp.name;
   const fs::path ckpt_dir = result.run_dir / "checkpoints";
   ensure_directory(ckpt_dir);
-  spdlog::info("run {}: folder {}, seed {}, {} threads, LibTorch {}", exp.name, result.run_dir.string(), exp.seed,
-               result.threads, libtorch_version());
+  spdlog::info("run {}: folder {}, seed {}, {} threads, {}, LibTorch {}", exp.name, result.run_dir.string(), exp.seed,
+               result.threads, precision_of(exp).describe(), libtorch_version());
   write_json_file(result.run_dir / "config.json", exp.json);
   write_manifest(result.run_dir, exp, result.threads, started, "running", 0);
 
@@ -221,6 +226,8 @@ TrainResult train_experiment(const config::Experiment& exp, const TrainOptions& 
       make_loader(prepared.train, prepared.split.val, d.at("eval_batch_size"), false, exp, prepared.stats);
 
   auto model = build_network(exp, prepared.stats.spec());
+  const train::Precision precision = precision_of(exp);
+  if (precision.channels_last) train::to_channels_last(*model);
   auto optimizer = train::make_optimizer(exp.json.at("optimizer"), model->parameters());
   const json& t = exp.json.at("train");
   std::shared_ptr<train::LrScheduler> scheduler;
@@ -233,6 +240,7 @@ TrainResult train_experiment(const config::Experiment& exp, const TrainOptions& 
   topts.grad_clip = t.at("grad_clip");
   topts.task = task_of(exp);
   topts.num_classes = static_cast<int64_t>(prepared.stats.class_names.size());
+  topts.precision = precision;
   train::Trainer trainer(model, optimizer, scheduler, topts);
   const bool has_val = val_loader.num_batches() > 0;
   trainer.add_callback(std::make_shared<train::ProgressCallback>(options.quiet, t.at("log_every")));
@@ -256,7 +264,7 @@ TrainResult train_experiment(const config::Experiment& exp, const TrainOptions& 
   const data::Dataset test = data::load_dataset(d.at("dataset"), data::Split::kTest, data::resolve_data_root(d.at("root")));
   const data::BatchLoader test_loader =
       make_loader(test, torch::Tensor(), d.at("eval_batch_size"), false, exp, prepared.stats);
-  const eval::Evaluation e = eval::evaluate(*model, topts.task, test_loader, topts.num_classes);
+  const eval::Evaluation e = eval::evaluate(*model, topts.task, test_loader, topts.num_classes, precision);
   result.test = e.metrics;
   result.wall_seconds = seconds_since(start);
   write_evaluation_reports(result.run_dir, e, test, exp.name + " test",
@@ -276,6 +284,7 @@ struct LoadedModel {
   DataStats stats;
   std::shared_ptr<models::NetworkImpl> model;
   models::Task task;
+  train::Precision precision;
 };
 
 LoadedModel load_model_from_checkpoint(const fs::path& path) {
@@ -285,6 +294,8 @@ LoadedModel load_model_from_checkpoint(const fs::path& path) {
   m.experiment = config::resolve_experiment(ckpt.meta.at("config"), {}, path.string() + " (embedded config)");
   m.stats = DataStats::from_json(ckpt.meta.at("data"), path.string());
   m.model = build_network(m.experiment, m.stats.spec());
+  m.precision = precision_of(m.experiment);
+  if (m.precision.channels_last) train::to_channels_last(*m.model);
   train::load_model_state(*m.model, ckpt.model, path.string());
   m.model->eval();
   m.task = task_of(m.experiment);
@@ -310,7 +321,7 @@ eval::Metrics evaluate_checkpoint(const fs::path& checkpoint, const EvalOptions&
   }
   const data::BatchLoader loader = make_loader(dataset, indices, d.at("eval_batch_size"), false, m.experiment, m.stats);
   const auto start = std::chrono::steady_clock::now();
-  const eval::Evaluation e = eval::evaluate(*m.model, m.task, loader, static_cast<int64_t>(m.stats.class_names.size()));
+  const eval::Evaluation e = eval::evaluate(*m.model, m.task, loader, static_cast<int64_t>(m.stats.class_names.size()), m.precision);
   const double seconds = seconds_since(start);
   const fs::path out = options.out_dir ? *options.out_dir : checkpoint.parent_path().parent_path() / ("eval-" + options.split);
   write_evaluation_reports(out, e, dataset, fmt::format("{} {}", m.experiment.name, options.split),
@@ -345,7 +356,12 @@ void predict(const fs::path& checkpoint, const fs::path& input, int top_k, std::
   torch::InferenceMode guard;
   for (int64_t b = 0; b < loader.num_batches(); ++b) {
     const data::Batch batch = loader.batch(b);
-    const torch::Tensor probs = eval::class_probabilities(m.task, m.model->forward(batch.inputs));
+    torch::Tensor outputs;
+    {
+      train::AutocastGuard autocast(m.precision.bf16);
+      outputs = m.model->forward(m.precision.prepare(batch.inputs));
+    }
+    const torch::Tensor probs = eval::class_probabilities(m.task, outputs);
     const auto [values, classes] = probs.topk(k, 1);
     for (int64_t i = 0; i < probs.size(0); ++i) {
       json top = json::array();

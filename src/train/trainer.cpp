@@ -73,8 +73,12 @@ EpochMetrics Trainer::train_epoch(data::BatchLoader& train, int64_t epoch) {
   for (int64_t i = 0; i < batches; ++i) {
     const data::Batch batch = train.batch(i);
     for (auto& p : parameters_) p.mutable_grad() = torch::Tensor();  // zero_grad, set to none
-    const torch::Tensor outputs = model_->forward(batch.inputs);
-    const torch::Tensor summed = eval::loss_sum(options_.task, outputs, batch.targets);
+    torch::Tensor outputs;
+    {
+      AutocastGuard autocast(options_.precision.bf16);
+      outputs = model_->forward(options_.precision.prepare(batch.inputs));
+    }
+    const torch::Tensor summed = eval::loss_sum(options_.task, outputs.to(torch::kFloat32), batch.targets);
     const int64_t n = batch.targets.size(0);
     (summed / static_cast<double>(n)).backward();
     if (reducer_) reducer_->reduce(parameters_);
@@ -117,7 +121,7 @@ void Trainer::fit(data::BatchLoader& train, const data::BatchLoader* val) {
   for (int64_t epoch = completed_epochs() + 1; epoch <= options_.epochs && !stop_requested_; ++epoch) {
     EpochMetrics m = train_epoch(train, epoch);
     if (val && val->num_batches() > 0) {
-      const auto result = eval::evaluate(*model_, options_.task, *val, options_.num_classes);
+      const auto result = eval::evaluate(*model_, options_.task, *val, options_.num_classes, options_.precision);
       m.val_loss = result.metrics.loss;
       m.val_accuracy = result.metrics.accuracy;
     }

@@ -10,6 +10,7 @@
 #include "deepl/data/loader.h"
 #include "deepl/models/network.h"
 #include "deepl/models/registry.h"
+#include "deepl/train/precision.h"
 
 namespace deepl::eval {
 
@@ -52,6 +53,6 @@ struct Evaluation {
 
 /// Runs the model over every batch in inference mode and collects metrics and predictions.
 Evaluation evaluate(models::NetworkImpl& model, models::Task task, const data::BatchLoader& loader,
-                    int64_t num_classes);
+                    int64_t num_classes, const train::Precision& precision = {});
 
 }  // namespace deepl::eval

@@ -35,6 +35,18 @@ struct GridImage {
   bool highlight = false;  // caption in red (e.g. a mistake)
 };
 
+struct ContourPlot {
+  std::string title;
+  double x_min = -1, x_max = 1, y_min = -1, y_max = 1;
+  int64_t nx = 0, ny = 0;
+  std::vector<double> values;  // ny x nx, row-major, row 0 at y_min
+  std::vector<Series> paths;   // drawn over the map (e.g. optimiser trajectories)
+  std::vector<std::pair<double, double>> markers;  // e.g. known minima
+};
+
+/// A filled contour map (log-scaled colours, iso-lines) with paths and markers on top.
+void write_contour_png(const std::filesystem::path& path, const ContourPlot& plot);
+
 /// A grid of grayscale images with a caption under each.
 void write_image_grid_png(const std::filesystem::path& path, const std::vector<GridImage>& images,
                           const std::string& title, int columns = 8);

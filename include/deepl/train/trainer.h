@@ -17,6 +17,7 @@
 #include "deepl/models/network.h"
 #include "deepl/models/registry.h"
 #include "deepl/train/optim.h"
+#include "deepl/train/precision.h"
 
 namespace deepl::train {
 
@@ -71,6 +72,7 @@ struct TrainerOptions {
   models::Task task = models::Task::kClassification;
   int64_t num_classes = 10;
   int64_t refresh_every = 10;  // batches between reads of the running loss (a sync point)
+  Precision precision;
 };
 
 class Trainer {

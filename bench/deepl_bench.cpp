@@ -1,0 +1,153 @@
+// deepl's side of the benchmark: steady-state training and evaluation throughput of a shipped
+// experiment's model, the data pipeline's share, peak RSS and the fraction of the machine's dense
+// compute rate. bench/run.py runs it interleaved with bench/reference.py (Python PyTorch).
+//   build/bench/deepl_bench --config experiments/cnn_mnist.json --threads 2 [--precision bf16 --channels-last]
+//   build/bench/deepl_bench --peak --threads 2       (GEMM and convolution rate)
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <sys/resource.h>
+#include <torch/torch.h>
+
+#include <chrono>
+#include <nlohmann/json.hpp>
+
+#include "deepl/config/config.h"
+#include "deepl/core/runtime.h"
+#include "deepl/data/dataset.h"
+#include "deepl/data/loader.h"
+#include "deepl/eval/metrics.h"
+#include "deepl/models/registry.h"
+#include "deepl/models/summary.h"
+#include "deepl/train/optim.h"
+#include "deepl/train/trainer.h"
+
+namespace {
+
+using nlohmann::json;
+using deepl::data::BatchLoader;
+
+double seconds_since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
+double peak_rss_mb() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_maxrss) / 1024.0;
+}
+
+template <typename Fn>
+double best_rate(double work, Fn&& fn) {
+  fn();  // warm-up
+  double best = 0;
+  for (int i = 0; i < 5; ++i) {
+    const auto t = std::chrono::steady_clock::now();
+    fn();
+    best = std::max(best, work / seconds_since(t));
+  }
+  return best;
+}
+
+json measure_peak() {
+  torch::NoGradGuard no_grad;
+  const int64_t n = 2048;
+  const torch::Tensor a = torch::randn({n, n}), b = torch::randn({n, n});
+  const double gemm = best_rate(2.0 * n * n * n, [&] { torch::mm(a, b); });
+  const torch::Tensor x = torch::randn({64, 32, 26, 26}), w = torch::randn({32, 32, 3, 3});
+  const double conv = best_rate(2.0 * 64 * 32 * 9 * 32 * 24 * 24, [&] { torch::conv2d(x, w); });
+  const torch::Tensor xb = x.to(torch::kBFloat16).contiguous(at::MemoryFormat::ChannelsLast);
+  const torch::Tensor wb = w.to(torch::kBFloat16).contiguous(at::MemoryFormat::ChannelsLast);
+  const double conv_bf16 = best_rate(2.0 * 64 * 32 * 9 * 32 * 24 * 24, [&] { torch::conv2d(xb, wb); });
+  return {{"gemm_fp32_gflops", gemm / 1e9}, {"conv_fp32_gflops", conv / 1e9}, {"conv_bf16_cl_gflops", conv_bf16 / 1e9}};
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"deepl benchmark: one model's training/evaluation throughput, as one JSON line"};
+  std::string config_path, precision = "fp32";
+  int threads = 2;
+  int64_t steps = 200, warmup = 20, eval_examples = 10000, train_examples = 0, batch = 0;
+  bool channels_last = false, peak = false;
+  app.add_option("--config", config_path, "experiment config");
+  app.add_option("--threads", threads, "intra-op threads");
+  app.add_option("--steps", steps, "timed training steps");
+  app.add_option("--warmup", warmup, "untimed training steps first");
+  app.add_option("--eval-examples", eval_examples, "examples evaluated");
+  app.add_option("--train-examples", train_examples, "time one whole epoch over this many examples instead of --steps");
+  app.add_option("--batch", batch, "batch size (default: the config's)");
+  app.add_option("--precision", precision, "fp32 or bf16")->check(CLI::IsMember({"fp32", "bf16"}));
+  app.add_flag("--channels-last", channels_last, "channels-last layout");
+  app.add_flag("--peak", peak, "measure the dense GEMM / convolution rate instead");
+  CLI11_PARSE(app, argc, argv);
+  deepl::configure_threads(threads);
+  if (peak) {
+    json j = measure_peak();
+    j["threads"] = threads;
+    fmt::print("{}\n", j.dump());
+    return 0;
+  }
+  using namespace deepl;
+  const auto exp = config::load_experiment(config_path);
+  const json& d = exp.json["data"];
+  if (batch <= 0) batch = d["batch_size"];
+  seed_everything(0);
+  const data::Dataset dataset = data::load_dataset(d["dataset"], data::Split::kTrain, data::resolve_data_root(d["root"]));
+  data::LoaderOptions lo;
+  lo.batch_size = batch;
+  lo.shuffle = true;
+  lo.normalization = data::compute_normalization(dataset);
+  const auto shape = dataset.image_shape();
+  const models::InputSpec spec{shape[0], shape[1], shape[2], dataset.num_classes()};
+  auto model = models::build_model(exp.json["model"], spec);
+  const train::Precision prec{precision == "bf16", channels_last};
+  if (prec.channels_last) train::to_channels_last(*model);
+  auto optimizer = train::make_optimizer(exp.json["optimizer"], model->parameters());
+  train::TrainerOptions to;
+  to.epochs = 1;
+  to.task = models::find_model(exp.json["model"]["type"]).task;
+  to.precision = prec;
+
+  auto fit_on = [&](int64_t examples) {
+    BatchLoader loader(dataset, torch::arange(std::min(examples, dataset.size()), torch::kInt64), lo);
+    train::Trainer trainer(model, optimizer, nullptr, to);
+    const auto t = std::chrono::steady_clock::now();
+    trainer.fit(loader, nullptr);
+    return std::make_pair(seconds_since(t), loader.num_examples());
+  };
+  fit_on(warmup * batch);
+  const auto [train_seconds, trained] = fit_on(train_examples > 0 ? train_examples : steps * batch);
+
+  BatchLoader pipeline(dataset, torch::arange(std::min(steps * batch, dataset.size()), torch::kInt64), lo);
+  auto t = std::chrono::steady_clock::now();
+  for (int64_t i = 0; i < pipeline.num_batches(); ++i) pipeline.batch(i);
+  const double data_seconds = seconds_since(t) * static_cast<double>(trained) / static_cast<double>(pipeline.num_examples());
+
+  data::LoaderOptions eo = lo;
+  eo.batch_size = d["eval_batch_size"];
+  eo.shuffle = false;
+  const BatchLoader eval_loader(dataset, torch::arange(std::min(eval_examples, dataset.size()), torch::kInt64), eo);
+  t = std::chrono::steady_clock::now();
+  eval::evaluate(*model, to.task, eval_loader, dataset.num_classes(), prec);
+  const double eval_seconds = seconds_since(t);
+
+  const auto summary = models::summarize(*model, shape);
+  const double train_rate = static_cast<double>(trained) / train_seconds;
+  const double epoch_examples = static_cast<double>(dataset.size()) * (1.0 - d["val_fraction"].get<double>());
+  const json result = {
+      {"impl", "deepl"},
+      {"model", exp.name},
+      {"threads", threads},
+      {"precision", precision + (channels_last ? "+cl" : "")},
+      {"batch", batch},
+      {"train_examples_per_s", train_rate},
+      {"eval_examples_per_s", static_cast<double>(eval_loader.num_examples()) / eval_seconds},
+      {"epoch_seconds", train_examples > 0 ? train_seconds : epoch_examples / train_rate},
+      {"data_fraction", data_seconds / train_seconds},
+      {"peak_rss_mb", peak_rss_mb()},
+      {"train_flops_per_example", 3 * summary.flops},
+      {"train_gflops_per_s", 3.0 * static_cast<double>(summary.flops) * train_rate / 1e9},
+  };
+  fmt::print("{}\n", result.dump());
+  return 0;
+}

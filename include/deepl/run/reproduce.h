@@ -1,0 +1,53 @@
+#pragma once
+// Reproducing the notebooks' published results: run shipped experiments, compare each test
+// accuracy with its target (`expect.test_accuracy` in the config) and write summary.md/json.
+// The notebook apps (deepl-mnist-mlp, deepl-mnist-cnn, deepl-fashion) and `deepl reproduce`
+// are thin wrappers around this.
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace deepl::run {
+
+struct ExperimentOutcome {
+  std::string name, description;
+  std::optional<double> published, target;
+  double accuracy = 0;
+  int64_t epochs = 0;
+  double seconds = 0;
+  std::string status;  // "ok", "below target", "failed: ...", "skipped: ..."
+  std::filesystem::path run_dir;
+
+  bool passed() const { return status == "ok"; }
+};
+
+struct ReproduceOptions {
+  std::filesystem::path out_dir = "runs/reproduce";
+  bool quiet = false;
+  int threads = -1;  // -1: from each config
+  std::vector<std::string> overrides;
+};
+
+/// The shipped experiment configs in `dir` that state a target, by name; `only` keeps one name.
+std::vector<std::filesystem::path> shipped_experiments(const std::filesystem::path& dir, const std::string& only = "");
+/// Trains and tests each config in turn (a failing one does not stop the others) and rewrites
+/// <out_dir>/summary.{md,json} after each.
+std::vector<ExperimentOutcome> reproduce(const std::vector<std::filesystem::path>& configs, const std::string& title,
+                                         const ReproduceOptions& options);
+/// The results table as Markdown (with date, machine, threads and LibTorch version) and JSON.
+std::string summary_markdown(const std::string& title, const std::vector<ExperimentOutcome>& rows, int threads);
+nlohmann::json summary_json(const std::string& title, const std::vector<ExperimentOutcome>& rows, int threads);
+
+/// A notebook told end to end: look at the data, then its experiments, then the comparison.
+struct Notebook {
+  std::string title;
+  std::string dataset;  // for the data grid
+  std::vector<std::string> experiments;  // config names in experiments/
+};
+/// Runs a notebook; returns true when every experiment met its target.
+bool run_notebook(const Notebook& notebook, const std::filesystem::path& experiments_dir, const ReproduceOptions& options);
+
+}  // namespace deepl::run

@@ -1,0 +1,132 @@
+#include "deepl/run/reproduce.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <thread>
+
+#include "deepl/config/config.h"
+#include "deepl/core/error.h"
+#include "deepl/core/files.h"
+#include "deepl/core/json_util.h"
+#include "deepl/core/runtime.h"
+#include "deepl/run/data_views.h"
+#include "deepl/run/experiment.h"
+
+namespace deepl::run {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+std::optional<double> optional_number(const json& j) {
+  return j.is_null() ? std::nullopt : std::optional<double>(j.get<double>());
+}
+
+std::string percent(const std::optional<double>& v) { return v ? fmt::format("{:.4f}", *v) : "-"; }
+
+ExperimentOutcome run_one(const fs::path& config_path, const ReproduceOptions& options) {
+  ExperimentOutcome row;
+  row.name = config_path.stem().string();
+  try {
+    config::Experiment exp = config::load_experiment(config_path, options.overrides);
+    if (options.threads >= 0) exp.threads = options.threads;
+    row.name = exp.name;
+    row.description = exp.json.value("description", json("")).is_string() ? exp.json["description"].get<std::string>() : "";
+    row.published = optional_number(exp.json["expect"]["published"]);
+    row.target = optional_number(exp.json["expect"]["test_accuracy"]);
+    TrainOptions train;
+    train.quiet = options.quiet;
+    train.run_dir = options.out_dir / exp.name;
+    const TrainResult result = train_experiment(exp, train);
+    row.accuracy = result.test.accuracy;
+    row.epochs = static_cast<int64_t>(result.history.size());
+    row.seconds = result.wall_seconds;
+    row.run_dir = result.run_dir;
+    row.status = !row.target || row.accuracy >= *row.target ? "ok" : "below target";
+  } catch (const Error& e) {
+    row.status = std::string("failed: ") + e.what();
+    spdlog::error("{}: {}", row.name, e.what());
+  }
+  return row;
+}
+
+}  // namespace
+
+std::vector<fs::path> shipped_experiments(const fs::path& dir, const std::string& only) {
+  std::vector<fs::path> configs;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    if (entry.path().extension() != ".json") continue;
+    const json raw = read_json_file(entry.path());
+    if (!raw.contains("expect") || !raw["expect"].contains("test_accuracy")) continue;
+    if (!only.empty() && raw.value("name", std::string()) != only && entry.path().stem() != only) continue;
+    configs.push_back(entry.path());
+  }
+  if (ec) throw_usage(dir.string() + ": cannot list experiments: " + ec.message());
+  std::sort(configs.begin(), configs.end());
+  if (configs.empty()) {
+    throw_usage(only.empty() ? dir.string() + ": no experiment with expect.test_accuracy"
+                             : fmt::format("{}: no experiment named \"{}\"", dir.string(), only));
+  }
+  return configs;
+}
+
+std::string summary_markdown(const std::string& title, const std::vector<ExperimentOutcome>& rows, int threads) {
+  std::string out = fmt::format("# {}\n\n{} on {} ({} cores), {} threads, LibTorch {}, deepl {} ({})\n\n", title,
+                                utc_now_iso8601(), host_name(), std::thread::hardware_concurrency(), threads,
+                                libtorch_version(), deepl_version(), git_commit());
+  out += "| experiment | published | target | deepl test accuracy | epochs | train time | status |\n";
+  out += "|---|---|---|---|---|---|---|\n";
+  for (const auto& r : rows) {
+    out += fmt::format("| {} | {} | {} | {} | {} | {:.0f} s | {} |\n", r.name, percent(r.published), percent(r.target),
+                       r.status.rfind("failed", 0) == 0 || r.status.rfind("skipped", 0) == 0 ? "-" : fmt::format("{:.4f}", r.accuracy),
+                       r.epochs, r.seconds, r.status);
+  }
+  return out;
+}
+
+json summary_json(const std::string& title, const std::vector<ExperimentOutcome>& rows, int threads) {
+  json list = json::array();
+  for (const auto& r : rows) {
+    list.push_back({{"experiment", r.name},
+                    {"published", r.published ? json(*r.published) : json()},
+                    {"target", r.target ? json(*r.target) : json()},
+                    {"test_accuracy", r.accuracy},
+                    {"epochs", r.epochs},
+                    {"seconds", r.seconds},
+                    {"status", r.status},
+                    {"run_dir", r.run_dir.string()}});
+  }
+  return {{"title", title},         {"date", utc_now_iso8601()},        {"host", host_name()},
+          {"threads", threads},      {"libtorch_version", libtorch_version()}, {"git_commit", git_commit()},
+          {"results", list}};
+}
+
+std::vector<ExperimentOutcome> reproduce(const std::vector<fs::path>& configs, const std::string& title,
+                                         const ReproduceOptions& options) {
+  std::vector<ExperimentOutcome> rows;
+  for (const auto& config : configs) {
+    rows.push_back(run_one(config, options));
+    const int threads = configure_threads(options.threads >= 0 ? options.threads : 0);
+    write_file_atomic(options.out_dir / "summary.md", summary_markdown(title, rows, threads));
+    write_json_file(options.out_dir / "summary.json", summary_json(title, rows, threads));
+  }
+  return rows;
+}
+
+bool run_notebook(const Notebook& notebook, const fs::path& experiments_dir, const ReproduceOptions& options) {
+  const fs::path grid = options.out_dir / (notebook.dataset + "_train_grid.png");
+  write_data_grid(notebook.dataset, "train", 64, 0, grid);
+  if (!options.quiet) spdlog::info("{}: {}", notebook.title, data_stats(notebook.dataset));
+  spdlog::info("wrote {}", grid.string());
+  std::vector<fs::path> configs;
+  for (const auto& name : notebook.experiments) configs.push_back(experiments_dir / (name + ".json"));
+  const auto rows = reproduce(configs, notebook.title, options);
+  fmt::print("{}", summary_markdown(notebook.title, rows, configure_threads(options.threads >= 0 ? options.threads : 0)));
+  return std::all_of(rows.begin(), rows.end(), [](const ExperimentOutcome& r) { return r.passed(); });
+}
+
+}  // namespace deepl::run
