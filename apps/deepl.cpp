@@ -63,6 +63,11 @@ int main(int argc, char** argv) {
   reproduce->add_flag("--quiet,-q", quiet, "warnings and errors only");
   reproduce->footer(std::string(cli::kExitCodes) + " A result below its target exits 1.");
 
+  auto* exporter = app.add_subcommand("export", "write a checkpoint's weights as a PyTorch state dict (.pth)");
+  exporter->add_option("--checkpoint", checkpoint, "checkpoint file")->required()->check(CLI::ExistingFile);
+  exporter->add_option("--out", out_dir, "output .pth file")->required();
+  exporter->footer(cli::kExitCodes);
+
   auto* cfg = app.add_subcommand("config", "experiment configs");
   cfg->require_subcommand(1);
   auto* cfg_show = cfg->add_subcommand("show", "print the fully resolved config");
@@ -120,6 +125,9 @@ int main(int argc, char** argv) {
       for (const auto& r : rows) {
         if (!r.passed()) throw Error(ErrorKind::kFailure, fmt::format("{}: {}", r.name, r.status));
       }
+    } else if (*exporter) {
+      run::export_weights(checkpoint, out_dir);
+      fmt::print("wrote {} (load in Python with torch.load and load_state_dict)\n", out_dir);
     } else if (*predict) {
       run::predict(checkpoint, input, top_k, std::cout);
     } else if (*cfg_show) {

@@ -4,6 +4,7 @@
 #include "deepl/core/error.h"
 #include "deepl/core/json_util.h"
 #include "deepl/models/registry.h"
+#include "deepl/models/vgg.h"
 #include "deepl/models/zoo.h"
 
 namespace deepl::models {
@@ -194,7 +195,8 @@ ModelEntry cnn_entry() {
 
 std::vector<ModelEntry>& entries() {
   static std::vector<ModelEntry> all = {linear_entry("linear", Task::kClassification),
-                                        linear_entry("logistic", Task::kBinary), mlp_entry(), cnn_entry()};
+                                        linear_entry("logistic", Task::kBinary), mlp_entry(), cnn_entry(),
+                                        vgg_model_entry()};
   return all;
 }
 

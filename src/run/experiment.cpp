@@ -11,6 +11,7 @@
 #include "deepl/core/json_util.h"
 #include "deepl/core/runtime.h"
 #include "deepl/data/idx.h"
+#include "deepl/io/pytorch_file.h"
 #include "deepl/models/summary.h"
 #include "deepl/report/plot.h"
 #include "deepl/train/callbacks.h"
@@ -228,7 +229,10 @@ TrainResult train_experiment(const config::Experiment& exp, const TrainOptions& 
   auto model = build_network(exp, prepared.stats.spec());
   const train::Precision precision = precision_of(exp);
   if (precision.channels_last) train::to_channels_last(*model);
-  auto optimizer = train::make_optimizer(exp.json.at("optimizer"), model->parameters());
+  std::vector<torch::Tensor> trainable;
+  for (const auto& p : model->parameters())
+    if (p.requires_grad()) trainable.push_back(p);
+  auto optimizer = train::make_optimizer(exp.json.at("optimizer"), trainable);
   const json& t = exp.json.at("train");
   std::shared_ptr<train::LrScheduler> scheduler;
   if (exp.json.at("scheduler").at("type") != "none") {
@@ -372,6 +376,11 @@ void predict(const fs::path& checkpoint, const fs::path& input, int top_k, std::
       out << json{{"index", batch.indices[i].item<int64_t>()}, {"top", top}}.dump() << "\n";
     }
   }
+}
+
+void export_weights(const fs::path& checkpoint, const fs::path& out) {
+  const LoadedModel m = load_model_from_checkpoint(checkpoint);  // checks the weights fit the model
+  io::write_state_dict(out, train::model_state_dict(*m.model));
 }
 
 std::string model_summary(const config::Experiment& exp) {

@@ -37,6 +37,13 @@ ExperimentOutcome run_one(const fs::path& config_path, const ReproduceOptions& o
     row.description = exp.json.value("description", json("")).is_string() ? exp.json["description"].get<std::string>() : "";
     row.published = optional_number(exp.json["expect"]["published"]);
     row.target = optional_number(exp.json["expect"]["test_accuracy"]);
+    const json& model = exp.json["model"];
+    if (model.contains("pretrained") && !model["pretrained"].get<std::string>().empty() &&
+        !fs::exists(model["pretrained"].get<std::string>())) {
+      row.status = "skipped: no pretrained weights (" + model["pretrained"].get<std::string>() + ")";
+      spdlog::warn("{}: {}", row.name, row.status);
+      return row;
+    }
     TrainOptions train;
     train.quiet = options.quiet;
     train.run_dir = options.out_dir / exp.name;

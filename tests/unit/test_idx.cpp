@@ -75,6 +75,8 @@ struct Malformed {
   std::string expected;
 };
 
+void PrintTo(const Malformed& m, std::ostream* os) { *os << m.name; }
+
 class IdxMalformed : public ::testing::TestWithParam<Malformed> {};
 
 TEST_P(IdxMalformed, ClearErrorNamingTheFile) {

@@ -45,6 +45,10 @@ eval::Metrics evaluate_checkpoint(const std::filesystem::path& checkpoint, const
 /// Prints one JSON line per image of an IDX file: the top-k classes with probabilities.
 void predict(const std::filesystem::path& checkpoint, const std::filesystem::path& input, int top_k, std::ostream& out);
 
+/// Writes a checkpoint's weights as a PyTorch state dict (torch.load returns it; the equivalent
+/// PyTorch model's load_state_dict(strict=True) accepts it).
+void export_weights(const std::filesystem::path& checkpoint, const std::filesystem::path& out);
+
 /// The layer table of the experiment's model (shapes, parameters, FLOPs).
 std::string model_summary(const config::Experiment& experiment);
 

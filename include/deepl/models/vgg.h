@@ -1,0 +1,42 @@
+#pragma once
+// VGG 11/13/16/19 (with or without batch norm) with torchvision's layout and parameter names
+// (features.0.weight ... avgpool ... classifier.6.bias; AdaptiveAvgPool2d(7, 7) before the
+// classifier; vgg.py's initialisation), so torchvision's .pth files load with strict checking.
+// An optional input adapter (no parameters) turns 1-channel images in [0, 1] into 3-channel,
+// resized, ImageNet-normalised inputs for fine-tuning on MNIST-like data.
+#include <torch/nn/options.h>
+
+#include <string>
+#include <vector>
+
+#include "deepl/models/network.h"
+#include "deepl/models/registry.h"
+
+namespace deepl::models {
+
+struct VggOptions {
+  explicit VggOptions(int depth = 16) : depth_(depth) {}
+  TORCH_ARG(int, depth);  // 11, 13, 16 or 19
+  TORCH_ARG(bool, batch_norm) = false;
+  TORCH_ARG(int64_t, num_classes) = 1000;
+  TORCH_ARG(std::vector<int64_t>, hidden) = std::vector<int64_t>({4096, 4096});  // classifier hidden sizes
+  TORCH_ARG(double, dropout) = 0.5;
+  /// 0: no adapter (inputs are already 3-channel, normalised); else resize inputs to this size.
+  TORCH_ARG(int64_t, adapt_input_size) = 0;
+};
+
+class VggImpl : public NetworkImpl {
+ public:
+  explicit VggImpl(const VggOptions& options);
+  /// Freezes the first `blocks` conv blocks (each ends with a max-pool); -1 freezes all of them.
+  void freeze_features(int blocks);
+  /// Number of conv blocks (5 for every VGG).
+  static constexpr int kBlocks = 5;
+  VggOptions options;
+};
+TORCH_MODULE(Vgg);
+
+/// The registry entry of model type "vgg".
+ModelEntry vgg_model_entry();
+
+}  // namespace deepl::models

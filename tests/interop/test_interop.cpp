@@ -1,0 +1,186 @@
+// PyTorch interop: files written by Python's torch.save / torchvision, read by deepl without
+// Python, and deepl's exports read by Python. The fixtures come from make_fixtures.py (Debian's
+// python3-torch and python3-torchvision; CI installs them).
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <sstream>
+
+#include "../test_util.h"
+#include "deepl/core/files.h"
+#include "deepl/core/json_util.h"
+#include "deepl/io/pytorch_file.h"
+#include "deepl/models/vgg.h"
+#include "deepl/run/experiment.h"
+#include "deepl/train/checkpoint.h"
+
+using namespace deepl;
+using deepl::testing::error_message;
+using deepl::testing::TempDir;
+
+namespace {
+
+const std::string kPython = "/usr/bin/python3";
+const std::filesystem::path kSource = DEEPL_SOURCE_DIR;
+
+std::string run_command(const std::string& cmd, int* code) {  // stdout and stderr
+  FILE* pipe = ::popen((cmd + " 2>&1").c_str(), "r");
+  std::string out;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof(buf), pipe)) > 0) out.append(buf, n);
+  const int status = ::pclose(pipe);
+  *code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return out;
+}
+
+// The fixtures are written once per CTest run by the interop.fixtures test (make_fixtures.py),
+// into the folder named by DEEPL_INTEROP_FIXTURES.
+class Interop : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const char* dir = std::getenv("DEEPL_INTEROP_FIXTURES");
+    ASSERT_TRUE(dir && std::filesystem::exists(std::filesystem::path(dir) / "vgg16_zip.pth"))
+        << "no interop fixtures: run through CTest (interop.fixtures writes them; it needs python3-torchvision, "
+           "see scripts/setup --with-python)";
+  }
+  static std::filesystem::path fixture(const std::string& name) { return std::filesystem::path(std::getenv("DEEPL_INTEROP_FIXTURES")) / name; }
+
+  static void expect_logits_match(models::VggImpl& net, const std::string& logits_file) {
+    const auto expected = io::read_state_dict(fixture(logits_file));
+    net.eval();
+    torch::NoGradGuard no_grad;
+    const torch::Tensor y = net.forward(expected.at("input"));
+    const double diff = (y - expected.at("logits")).abs().max().item<double>();
+    EXPECT_LE(diff, 1e-4) << logits_file;
+  }
+
+};
+
+}  // namespace
+
+TEST_F(Interop, Vgg16FromEveryFormatGivesPythonsLogits) {
+  for (const char* file : {"vgg16_zip.pth", "vgg16_legacy.pth", "vgg16_dict.pth"}) {
+    const auto state = io::read_state_dict(fixture(file));
+    EXPECT_EQ(state.size(), 32u) << file;
+    EXPECT_EQ(state.at("classifier.6.weight").sizes(), (std::vector<int64_t>{1000, 4096})) << file;
+    models::VggImpl net(models::VggOptions(16));
+    train::load_model_state(net, state, file);
+    expect_logits_match(net, "vgg16_logits.pt");
+  }
+}
+
+TEST_F(Interop, Vgg16BnNestedUnderStateDictInEvalMode) {
+  const auto state = io::read_state_dict(fixture("vgg16_bn_nested.pth"));
+  EXPECT_TRUE(state.count("features.1.running_mean"));
+  models::VggImpl net(models::VggOptions(16).batch_norm(true));
+  train::load_model_state(net, state, "vgg16_bn_nested.pth");
+  expect_logits_match(net, "vgg16_bn_logits.pt");
+}
+
+TEST_F(Interop, ViewsSharedStoragesAndDtypes) {
+  for (const char* file : {"views_zip.pth", "views_legacy.pth"}) {
+    const auto s = io::read_state_dict(fixture(file));
+    const torch::Tensor base = torch::arange(24, torch::kFloat64);
+    EXPECT_TRUE(torch::equal(s.at("c"), base)) << file;
+    EXPECT_TRUE(torch::equal(s.at("a"), base.slice(0, 2, 8).view({2, 3}))) << file;
+    EXPECT_TRUE(torch::equal(s.at("b"), base.view({4, 6}).t())) << file;
+    EXPECT_EQ(s.at("h").scalar_type(), torch::kHalf);
+    EXPECT_TRUE(torch::equal(s.at("h").to(torch::kFloat), torch::tensor({1.5f, -2.0f})));
+    EXPECT_TRUE(torch::equal(s.at("i"), torch::tensor({7, -9}, torch::kInt64)));
+    EXPECT_TRUE(torch::equal(s.at("u"), torch::tensor({3, 250}, torch::kUInt8)));
+    EXPECT_TRUE(torch::equal(s.at("flag"), torch::tensor({true, false})));
+  }
+}
+
+TEST_F(Interop, MaliciousPicklesAreRefusedNotRun) {
+  std::filesystem::remove("/tmp/deepl-pwned");
+  for (const char* file : {"evil.pth", "evil_zip.pth"}) {
+    const std::string msg = error_message([&] { io::read_state_dict(fixture(file)); });
+    EXPECT_NE(msg.find("refusing to load global posix.system"), std::string::npos) << msg;
+  }
+  EXPECT_FALSE(std::filesystem::exists("/tmp/deepl-pwned"));
+}
+
+TEST_F(Interop, TruncatedAndForeignFilesAreClearErrors) {
+  EXPECT_NE(error_message([] { io::read_state_dict(fixture("truncated_views_zip.pth")); }).find("truncated"), std::string::npos);
+  EXPECT_NE(error_message([] { io::read_state_dict(fixture("truncated_views_legacy.pth")); }).find("truncated"),
+            std::string::npos);
+  TempDir dir;
+  write_file_atomic(dir / "text.pth", "not a checkpoint at all");
+  EXPECT_NE(error_message([&] { io::read_state_dict(dir / "text.pth"); }).find("not a PyTorch file"), std::string::npos);
+}
+
+TEST_F(Interop, WrongArchitectureListsTheMismatches) {
+  const auto state = io::read_state_dict(fixture("vgg16_zip.pth"));
+  models::VggImpl vgg11(models::VggOptions(11));
+  const std::string msg = error_message([&] { train::load_model_state(vgg11, state, "vgg16_zip.pth"); });
+  EXPECT_NE(msg.find("missing features.3.weight"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("unexpected features.2.weight"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("unexpected features.28.weight"), std::string::npos) << msg;
+}
+
+TEST_F(Interop, ExportedMlpLoadsInPythonAndPredictsTheSameClasses) {
+  TempDir dir;
+  deepl::testing::write_synthetic_dataset(dir.path(), "mnist", 400, 100);
+  const nlohmann::json cfg = {{"name", "export"},
+                              {"threads", 1},
+                              {"data", {{"dataset", "mnist"}, {"root", dir.path().string()}, {"batch_size", 32}}},
+                              {"model", {{"type", "mlp"}, {"hidden", {24}}, {"dropout", 0.1}}},
+                              {"train", {{"epochs", 2}}},
+                              {"output", {{"dir", (dir / "runs").string()}}}};
+  write_json_file(dir / "export.json", cfg);
+  int code = 0;
+  std::string out = run_command(std::string(DEEPL_BIN) + " train --quiet --config " + (dir / "export.json").string(), &code);
+  ASSERT_EQ(code, 0) << out;
+  const auto ckpt = dir / "runs/export/checkpoints/best.pt";
+  out = run_command(std::string(DEEPL_BIN) + " export --checkpoint " + ckpt.string() + " --out " + (dir / "model.pth").string(), &code);
+  ASSERT_EQ(code, 0) << out;
+  const auto meta = train::read_checkpoint(ckpt).meta;
+  const std::string images = (dir / "mnist/t10k-images-idx3-ubyte").string();
+  const std::string python = run_command(
+      fmt::format("{} {} {} {} {} {} {}", kPython, (kSource / "tests/interop/check_export.py").string(),
+                  (dir / "model.pth").string(), (dir / "export.json").string(), meta["data"]["mean"][0].get<double>(),
+                  meta["data"]["std"][0].get<double>(), images),
+      &code);
+  ASSERT_EQ(code, 0) << python;
+  const std::string predicted = run_command(std::string(DEEPL_BIN) + " predict --top-k 1 --checkpoint " + ckpt.string() +
+                                                " --input " + images, &code);
+  ASSERT_EQ(code, 0) << predicted;
+  std::istringstream py(python), cpp(predicted);
+  std::string a, b;
+  int n = 0;
+  while (std::getline(py, a) && std::getline(cpp, b)) {
+    EXPECT_EQ(std::stoi(a), nlohmann::json::parse(b)["top"][0]["class"].get<int>()) << "image " << n;
+    ++n;
+  }
+  EXPECT_EQ(n, 100);
+}
+
+TEST_F(Interop, FineTuningLoadsTheBackboneFreezesItAndTrainsANewHead) {
+  TempDir dir;
+  deepl::testing::write_synthetic_dataset(dir.path(), "fashion-mnist", 160, 40);
+  nlohmann::json cfg = read_json_file(kSource / "experiments/fashion_vgg16.json");
+  cfg["data"]["root"] = dir.path().string();
+  cfg["data"]["batch_size"] = 32;
+  cfg["model"]["pretrained"] = fixture("vgg16_legacy.pth").string();
+  cfg["model"]["freeze"] = -1;
+  cfg["train"]["epochs"] = 1;
+  cfg["threads"] = 2;
+  cfg["output"]["dir"] = (dir / "runs").string();
+  const auto exp = config::resolve_experiment(cfg);
+  run::TrainOptions options;
+  options.quiet = true;
+  const auto result = run::train_experiment(exp, options);
+  EXPECT_EQ(result.history.size(), 1u);
+  const auto trained = train::read_checkpoint(result.run_dir / "checkpoints/last.pt").model;
+  const auto original = io::read_state_dict(fixture("vgg16_legacy.pth"));
+  EXPECT_TRUE(torch::equal(trained.at("features.0.weight"), original.at("features.0.weight")));
+  EXPECT_TRUE(torch::equal(trained.at("features.28.bias"), original.at("features.28.bias")));
+  EXPECT_EQ(trained.at("classifier.3.weight").sizes(), (std::vector<int64_t>{10, 256}));
+
+  cfg["model"]["pretrained"] = (dir / "absent.pth").string();
+  const std::string msg = error_message([&] { run::train_experiment(config::resolve_experiment(cfg), options); });
+  EXPECT_NE(msg.find("absent.pth not found; supply torchvision's VGG16 ImageNet weights"), std::string::npos) << msg;
+}
