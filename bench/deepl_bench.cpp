@@ -18,6 +18,7 @@
 #include "deepl/eval/metrics.h"
 #include "deepl/models/registry.h"
 #include "deepl/models/summary.h"
+#include "deepl/models/vgg.h"
 #include "deepl/train/optim.h"
 #include "deepl/train/trainer.h"
 
@@ -61,6 +62,45 @@ json measure_peak() {
   return {{"gemm_fp32_gflops", gemm / 1e9}, {"conv_fp32_gflops", conv / 1e9}, {"conv_bf16_cl_gflops", conv_bf16 / 1e9}};
 }
 
+// VGG16 images/s at one input size: inference forward, and a training step (forward + backward +
+// Adam) with the backbone frozen or not.
+json measure_vgg(int64_t size, int64_t batch, const deepl::train::Precision& precision) {
+  using namespace deepl;
+  json out = {{"model", "vgg16"}, {"input_size", size}, {"batch", batch}, {"precision", precision.describe()}};
+  for (const bool frozen : {false, true}) {
+    // The head of experiments/fashion_vgg16.json: 256 hidden units, 10 classes.
+    auto vgg = std::make_shared<models::VggImpl>(
+        models::VggOptions(16).num_classes(10).hidden({256}).adapt_input_size(size));
+    if (frozen) vgg->freeze_features(-1);
+    if (precision.channels_last) train::to_channels_last(*vgg);
+    std::vector<torch::Tensor> trainable;
+    for (const auto& p : vgg->parameters())
+      if (p.requires_grad()) trainable.push_back(p);
+    torch::optim::Adam adam(trainable, torch::optim::AdamOptions(1e-4));
+    const torch::Tensor x = precision.prepare(torch::rand({batch, 1, 28, 28}));
+    const torch::Tensor y = torch::randint(0, 10, {batch}, torch::kInt64);
+    const double step = best_rate(static_cast<double>(batch), [&] {
+      adam.zero_grad();
+      torch::Tensor out;
+      {
+        train::AutocastGuard autocast(precision.bf16);
+        out = vgg->forward(x);
+      }
+      torch::nn::functional::cross_entropy(out.to(torch::kFloat32), y).backward();
+      adam.step();
+    });
+    out[frozen ? "train_frozen_images_per_s" : "train_images_per_s"] = step;
+    if (!frozen) continue;
+    torch::InferenceMode guard;
+    vgg->eval();
+    out["forward_images_per_s"] = best_rate(static_cast<double>(batch), [&] {
+      train::AutocastGuard autocast(precision.bf16);
+      vgg->forward(x);
+    });
+  }
+  return out;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -69,6 +109,7 @@ int main(int argc, char** argv) {
   int threads = 2;
   int64_t steps = 200, warmup = 20, eval_examples = 10000, train_examples = 0, batch = 0;
   bool channels_last = false, peak = false;
+  int64_t vgg_size = 0;
   app.add_option("--config", config_path, "experiment config");
   app.add_option("--threads", threads, "intra-op threads");
   app.add_option("--steps", steps, "timed training steps");
@@ -79,10 +120,17 @@ int main(int argc, char** argv) {
   app.add_option("--precision", precision, "fp32 or bf16")->check(CLI::IsMember({"fp32", "bf16"}));
   app.add_flag("--channels-last", channels_last, "channels-last layout");
   app.add_flag("--peak", peak, "measure the dense GEMM / convolution rate instead");
+  app.add_option("--vgg", vgg_size, "measure VGG16 images/s at this input size instead (batch: --batch, default 16)");
   CLI11_PARSE(app, argc, argv);
   deepl::configure_threads(threads);
   if (peak) {
     json j = measure_peak();
+    j["threads"] = threads;
+    fmt::print("{}\n", j.dump());
+    return 0;
+  }
+  if (vgg_size > 0) {
+    json j = measure_vgg(vgg_size, batch > 0 ? batch : 16, {precision == "bf16", channels_last});
     j["threads"] = threads;
     fmt::print("{}\n", j.dump());
     return 0;

@@ -112,7 +112,7 @@ BatchLoader::BatchLoader(Dataset data, torch::Tensor indices, LoaderOptions opti
     throw_usage(fmt::format("batch size {} is not divisible by world size {}", options_.batch_size, options_.world_size));
   }
   const auto& norm = options_.normalization;
-  const int64_t channels = data_.image_shape()[0];
+  const int64_t channels = data_.images.is_floating_point() ? 1 : data_.image_shape()[0];
   std::vector<float> scale(channels), shift(channels);
   for (int64_t c = 0; c < channels; ++c) {
     const double mean = norm.mean.size() == 1 ? norm.mean[0] : norm.mean.at(c);
@@ -158,6 +158,7 @@ torch::Tensor BatchLoader::normalise(torch::Tensor pixels) const {
 }
 
 torch::Tensor BatchLoader::gather(const torch::Tensor& positions) const {
+  if (data_.images.is_floating_point()) return data_.images.index_select(0, positions);
   return normalise(as_nchw(data_.images.index_select(0, positions)).to(torch::kFloat32));
 }
 
@@ -169,6 +170,10 @@ Batch BatchLoader::batch(int64_t i) const {
   Batch b;
   b.indices = order_.narrow(0, start, len);
   b.targets = data_.labels.index_select(0, b.indices);
+  if (data_.images.is_floating_point()) {  // precomputed features: no pixel transforms
+    b.inputs = data_.images.index_select(0, b.indices);
+    return b;
+  }
   torch::Tensor pixels = as_nchw(data_.images.index_select(0, b.indices)).to(torch::kFloat32);
   if (!options_.transforms.empty()) {
     auto gen = make_generator(derive_seed(derive_seed(options_.seed, 2000 + epoch_), static_cast<uint64_t>(i)));

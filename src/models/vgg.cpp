@@ -47,7 +47,29 @@ class InputAdapterImpl : public torch::nn::Module {
 };
 TORCH_MODULE(InputAdapter);
 
+// A network assembled from stages that belong to another network.
+class BorrowedStagesImpl : public NetworkImpl {
+ public:
+  void borrow(const Stage& stage) { add_stage(stage.name, stage.layers); }
+};
+
 }  // namespace
+
+torch::Tensor VggImpl::backbone(torch::Tensor x) {
+  for (auto& stage : stages()) {
+    torch::nn::Sequential layers = stage.layers;  // a handle; forward is not const
+    if (stage.name == "adapter" || stage.name == "features") x = layers->forward(x);
+  }
+  return x;
+}
+
+std::shared_ptr<NetworkImpl> VggImpl::head() {
+  auto net = std::make_shared<BorrowedStagesImpl>();
+  for (const auto& stage : stages()) {
+    if (stage.name == "avgpool" || stage.name == "classifier") net->borrow(stage);
+  }
+  return net;
+}
 
 VggImpl::VggImpl(const VggOptions& o) : options(o) {
   if (o.adapt_input_size() > 0) {
@@ -124,7 +146,9 @@ ModelEntry vgg_model_entry() {
   Field pretrained = make_field("pretrained", FieldType::kString, "", "torchvision .pth file for the backbone (\"\": random init)");
   Field freeze = make_field("freeze", FieldType::kInt, 0, "freeze the first N conv blocks (-1: all 5)");
   freeze.range(-1, 5);
-  e.fields = {depth, make_field("batch_norm", FieldType::kBool, false, "vgg*_bn"), hidden, dropout, size, pretrained, freeze};
+  e.fields = {depth, make_field("batch_norm", FieldType::kBool, false, "vgg*_bn"), hidden, dropout, size, pretrained, freeze,
+              make_field("cache_features", FieldType::kBool, true,
+                         "with freeze -1 and no augmentation: compute the backbone's features once, cache them, train the head on them")};
   e.build = [](const json& o, const InputSpec& in) -> std::shared_ptr<NetworkImpl> {
     auto net = std::make_shared<VggImpl>(VggOptions(o.at("depth").get<int>())
                                              .batch_norm(o.at("batch_norm"))
@@ -139,26 +163,8 @@ ModelEntry vgg_model_entry() {
                                "weights (e.g. vgg16-397923af.pth) at that path, or set model.pretrained to \"\"",
                                weights, o.at("depth").get<int>()));
       }
-      std::map<std::string, torch::Tensor> backbone;
-      for (auto& [name, t] : io::read_state_dict(weights))
-        if (name.rfind("features.", 0) == 0) backbone[name] = t;
-      std::map<std::string, torch::Tensor> own;
-      for (auto& [name, t] : train::model_state_dict(*net))
-        if (name.rfind("features.", 0) == 0) own[name] = t;
-      std::vector<std::string> problems;
-      for (const auto& [name, t] : own) {
-        const auto it = backbone.find(name);
-        if (it == backbone.end()) {
-          problems.push_back("missing " + name);
-        } else if (!it->second.sizes().equals(t.sizes())) {
-          problems.push_back(name + " has another shape");
-        }
-      }
-      for (const auto& [name, t] : backbone)
-        if (!own.count(name)) problems.push_back("unexpected " + name);
-      if (!problems.empty()) throw_data(fmt::format("{}: backbone does not match: {}", weights, fmt::join(problems, "; ")));
-      torch::NoGradGuard no_grad;
-      for (auto& [name, t] : own) t.copy_(backbone.at(name));
+      // The new head replaces the file's classifier: only the backbone must match, strictly.
+      train::load_model_state(*net, io::read_state_dict(weights), weights, "features.");
     }
     const int freeze = o.at("freeze");
     if (freeze != 0) net->freeze_features(freeze);

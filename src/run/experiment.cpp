@@ -14,6 +14,7 @@
 #include "deepl/io/pytorch_file.h"
 #include "deepl/models/summary.h"
 #include "deepl/report/plot.h"
+#include "deepl/run/feature_cache.h"
 #include "deepl/train/callbacks.h"
 #include "deepl/train/checkpoint.h"
 
@@ -176,9 +177,9 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-void resume_from(const fs::path& path, train::Trainer& trainer) {
+void resume_from(const fs::path& path, train::Trainer& trainer, models::NetworkImpl& whole_model) {
   const train::Checkpoint ckpt = train::read_checkpoint(path);
-  train::load_model_state(trainer.model(), ckpt.model, path.string());
+  train::load_model_state(whole_model, ckpt.model, path.string());
   if (ckpt.optimizer.isNone()) throw_data(path.string() + ": checkpoint has no optimizer state to resume from");
   train::load_optimizer_state(trainer.optimizer(), ckpt.optimizer, path.string());
   trainer.load_state(ckpt.meta.at("trainer"));
@@ -221,16 +222,33 @@ TrainResult train_experiment(const config::Experiment& exp, const TrainOptions& 
 
   PreparedData prepared = prepare_data(exp);
   const json& d = exp.json.at("data");
-  data::BatchLoader train_loader =
-      make_loader(prepared.train, prepared.split.train, d.at("batch_size"), true, exp, prepared.stats);
-  data::BatchLoader val_loader =
-      make_loader(prepared.train, prepared.split.val, d.at("eval_batch_size"), false, exp, prepared.stats);
-
   auto model = build_network(exp, prepared.stats.spec());
   const train::Precision precision = precision_of(exp);
   if (precision.channels_last) train::to_channels_last(*model);
+
+  // What the trainer optimises and reads: the whole model on images or, with a frozen backbone,
+  // its head on cached backbone features.
+  std::shared_ptr<models::NetworkImpl> trained = model;
+  std::function<data::Dataset(const data::Dataset&, const std::string&)> inputs_of =
+      [](const data::Dataset& images, const std::string&) { return images; };
+  if (uses_feature_cache(exp.json)) {
+    auto vgg = std::dynamic_pointer_cast<models::VggImpl>(model);
+    const fs::path cache_dir = data::resolve_data_root(d.at("root")) / "cache";
+    const std::string weights = exp.json.at("model").at("pretrained");
+    const data::Normalization normalization = prepared.stats.normalization;
+    inputs_of = [vgg, cache_dir, weights, normalization, precision](const data::Dataset& images, const std::string& split) {
+      return cached_features(*vgg, images, split, normalization, weights, cache_dir, precision);
+    };
+    trained = vgg->head();
+    spdlog::info("backbone frozen: training the head on cached features (model.cache_features)");
+  }
+  const data::Dataset train_inputs = inputs_of(prepared.train, "train");
+  data::BatchLoader train_loader =
+      make_loader(train_inputs, prepared.split.train, d.at("batch_size"), true, exp, prepared.stats);
+  data::BatchLoader val_loader =
+      make_loader(train_inputs, prepared.split.val, d.at("eval_batch_size"), false, exp, prepared.stats);
   std::vector<torch::Tensor> trainable;
-  for (const auto& p : model->parameters())
+  for (const auto& p : trained->parameters())
     if (p.requires_grad()) trainable.push_back(p);
   auto optimizer = train::make_optimizer(exp.json.at("optimizer"), trainable);
   const json& t = exp.json.at("train");
@@ -245,7 +263,7 @@ TrainResult train_experiment(const config::Experiment& exp, const TrainOptions& 
   topts.task = task_of(exp);
   topts.num_classes = static_cast<int64_t>(prepared.stats.class_names.size());
   topts.precision = precision;
-  train::Trainer trainer(model, optimizer, scheduler, topts);
+  train::Trainer trainer(trained, optimizer, scheduler, topts);
   const bool has_val = val_loader.num_batches() > 0;
   trainer.add_callback(std::make_shared<train::ProgressCallback>(options.quiet, t.at("log_every")));
   trainer.add_callback(std::make_shared<train::MetricsWriter>(result.run_dir));
@@ -254,8 +272,9 @@ TrainResult train_experiment(const config::Experiment& exp, const TrainOptions& 
   const std::string ckpt_monitor = has_val ? t.at("checkpoint").at("monitor").get<std::string>() : "train_loss";
   const json stats = prepared.stats.to_json();
   trainer.add_callback(std::make_shared<train::Checkpointer>(ckpt_dir, ckpt_monitor, t.at("checkpoint").at("every"),
-                                                             [&exp, stats] { return json{{"config", exp.json}, {"data", stats}}; }));
-  if (options.resume) resume_from(*options.resume, trainer);
+                                                             [&exp, stats] { return json{{"config", exp.json}, {"data", stats}}; },
+                                                             model));
+  if (options.resume) resume_from(*options.resume, trainer, *model);
 
   trainer.fit(train_loader, has_val ? &val_loader : nullptr);
   result.history = trainer.history();
@@ -267,8 +286,8 @@ TrainResult train_experiment(const config::Experiment& exp, const TrainOptions& 
   train::load_model_state(*model, best.model, (ckpt_dir / "best.pt").string());
   const data::Dataset test = data::load_dataset(d.at("dataset"), data::Split::kTest, data::resolve_data_root(d.at("root")));
   const data::BatchLoader test_loader =
-      make_loader(test, torch::Tensor(), d.at("eval_batch_size"), false, exp, prepared.stats);
-  const eval::Evaluation e = eval::evaluate(*model, topts.task, test_loader, topts.num_classes, precision);
+      make_loader(inputs_of(test, "test"), torch::Tensor(), d.at("eval_batch_size"), false, exp, prepared.stats);
+  const eval::Evaluation e = eval::evaluate(*trained, topts.task, test_loader, topts.num_classes, precision);
   result.test = e.metrics;
   result.wall_seconds = seconds_since(start);
   write_evaluation_reports(result.run_dir, e, test, exp.name + " test",
@@ -295,7 +314,10 @@ LoadedModel load_model_from_checkpoint(const fs::path& path) {
   const train::Checkpoint ckpt = train::read_checkpoint(path);
   LoadedModel m;
   if (!ckpt.meta.contains("config") || !ckpt.meta.contains("data")) throw_data(path.string() + ": checkpoint lacks its config");
-  m.experiment = config::resolve_experiment(ckpt.meta.at("config"), {}, path.string() + " (embedded config)");
+  json config = ckpt.meta.at("config");
+  // The checkpoint holds every weight: do not ask for the pretrained file it started from.
+  if (config.contains("model") && config["model"].contains("pretrained")) config["model"]["pretrained"] = "";
+  m.experiment = config::resolve_experiment(config, {}, path.string() + " (embedded config)");
   m.stats = DataStats::from_json(ckpt.meta.at("data"), path.string());
   m.model = build_network(m.experiment, m.stats.spec());
   m.precision = precision_of(m.experiment);

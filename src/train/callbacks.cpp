@@ -63,15 +63,16 @@ void MetricsWriter::on_epoch_end(Trainer& trainer, const EpochMetrics&) {
   write_file_atomic(dir_ / "metrics.csv", csv);
 }
 
-Checkpointer::Checkpointer(std::filesystem::path dir, std::string monitor, int64_t every, std::function<json()> meta)
-    : dir_(std::move(dir)), monitor_(std::move(monitor)), every_(every), meta_(std::move(meta)) {}
+Checkpointer::Checkpointer(std::filesystem::path dir, std::string monitor, int64_t every, std::function<json()> meta,
+                           std::shared_ptr<models::NetworkImpl> model)
+    : dir_(std::move(dir)), monitor_(std::move(monitor)), every_(every), meta_(std::move(meta)), model_(std::move(model)) {}
 
 void Checkpointer::save(Trainer& trainer, const std::filesystem::path& path) const {
   json meta = meta_ ? meta_() : json::object();
   meta["epoch"] = trainer.completed_epochs();
   meta["trainer"] = trainer.state();
   meta["scheduler"] = trainer.scheduler() ? trainer.scheduler()->state() : json();
-  save_checkpoint(path, trainer.model(), &trainer.optimizer(), meta);
+  save_checkpoint(path, model_ ? *model_ : trainer.model(), &trainer.optimizer(), meta);
 }
 
 void Checkpointer::on_epoch_end(Trainer& trainer, const EpochMetrics& m) {

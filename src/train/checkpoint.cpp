@@ -160,8 +160,11 @@ Checkpoint read_checkpoint(const std::filesystem::path& path) {
 }
 
 void load_model_state(models::NetworkImpl& model, const std::map<std::string, torch::Tensor>& state,
-                      const std::string& origin) {
-  const auto own = model_state_dict(model);
+                      const std::string& origin, const std::string& prefix) {
+  auto selected = [&](const std::string& name) { return name.rfind(prefix, 0) == 0; };
+  std::map<std::string, torch::Tensor> own;
+  for (const auto& [name, t] : model_state_dict(model))
+    if (selected(name)) own[name] = t;
   std::vector<std::string> problems;
   for (const auto& [name, t] : own) {
     const auto it = state.find(name);
@@ -172,7 +175,7 @@ void load_model_state(models::NetworkImpl& model, const std::map<std::string, to
     }
   }
   for (const auto& [name, t] : state)
-    if (!own.count(name)) problems.push_back("unexpected " + name);
+    if (selected(name) && !own.count(name)) problems.push_back("unexpected " + name);
   if (!problems.empty()) {
     throw_data(fmt::format("{}: weights do not match the model: {}", origin, fmt::join(problems, "; ")));
   }

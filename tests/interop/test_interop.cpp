@@ -184,3 +184,53 @@ TEST_F(Interop, FineTuningLoadsTheBackboneFreezesItAndTrainsANewHead) {
   const std::string msg = error_message([&] { run::train_experiment(config::resolve_experiment(cfg), options); });
   EXPECT_NE(msg.find("absent.pth not found; supply torchvision's VGG16 ImageNet weights"), std::string::npos) << msg;
 }
+
+TEST_F(Interop, HeadOnCachedFeaturesEqualsTrainingThroughTheFrozenBackbone) {
+  TempDir dir;
+  deepl::testing::write_synthetic_dataset(dir.path(), "fashion-mnist", 96, 32);
+  nlohmann::json cfg = read_json_file(kSource / "experiments/fashion_vgg16.json");
+  cfg["data"]["root"] = dir.path().string();
+  cfg["data"]["batch_size"] = 32;
+  cfg["model"]["pretrained"] = fixture("vgg16_zip.pth").string();
+  cfg["train"] = {{"epochs", 2}, {"precision", "fp32"}};
+  cfg["threads"] = 2;
+  cfg["output"]["dir"] = (dir / "runs").string();
+  run::TrainOptions options;
+  options.quiet = true;
+  auto train = [&](bool cache, const std::string& name) {
+    nlohmann::json c = cfg;
+    c["name"] = name;
+    c["model"]["cache_features"] = cache;
+    return run::train_experiment(config::resolve_experiment(c), options);
+  };
+  const auto cached = train(true, "cached");
+  const auto direct = train(false, "direct");
+  EXPECT_EQ(cached.history.size(), 2u);
+  const auto a = train::read_checkpoint(cached.run_dir / "checkpoints/last.pt").model;
+  const auto b = train::read_checkpoint(direct.run_dir / "checkpoints/last.pt").model;
+  for (const char* name : {"classifier.0.weight", "classifier.3.weight", "classifier.3.bias"}) {
+    EXPECT_TRUE(torch::allclose(a.at(name), b.at(name), 1e-4, 1e-5)) << name;
+  }
+  EXPECT_TRUE(torch::equal(a.at("features.0.weight"), b.at("features.0.weight")));
+  EXPECT_NEAR(cached.test.accuracy, direct.test.accuracy, 0.05);
+
+  auto cache_files = [&] {
+    std::vector<std::string> names;
+    for (const auto& e : std::filesystem::directory_iterator(dir / "cache")) names.push_back(e.path().filename().string());
+    std::sort(names.begin(), names.end());
+    return names;
+  };
+  const auto before = cache_files();
+  EXPECT_EQ(before.size(), 2u);  // train and test features
+  train(true, "again");
+  EXPECT_EQ(cache_files(), before) << "same weights and transform: the cache is reused";
+  cfg["model"]["input_size"] = 40;
+  train(true, "resized");
+  EXPECT_EQ(cache_files().size(), 4u) << "another input size: new features";
+  cfg["model"]["pretrained"] = fixture("vgg16_legacy.pth").string();  // same weights, other file: same bytes?
+  cfg["model"]["input_size"] = 32;
+  const auto legacy_bytes = read_file(fixture("vgg16_legacy.pth"));
+  const auto zip_bytes = read_file(fixture("vgg16_zip.pth"));
+  train(true, "other_weights_file");
+  EXPECT_EQ(cache_files().size(), legacy_bytes == zip_bytes ? 4u : 6u) << "another weights file: new features";
+}

@@ -11,7 +11,7 @@ namespace deepl::data {
 
 struct Dataset {
   std::string name;
-  torch::Tensor images;  // uint8, [N, H, W] or [N, C, H, W]
+  torch::Tensor images;  // uint8, [N, H, W] or [N, C, H, W]; or float features, used as they are
   torch::Tensor labels;  // int64, [N]
   std::vector<std::string> class_names;
 

@@ -40,10 +40,12 @@ class MetricsWriter : public Callback {
 bool higher_is_better(const std::string& monitor);
 
 /// Writes <dir>/last.pt every `every` epochs and at the end, and <dir>/best.pt when `monitor`
-/// improves. `meta` supplies the run's own metadata (config, data statistics).
+/// improves. `meta` supplies the run's own metadata (config, data statistics). `model` is what is
+/// saved when it differs from what the trainer optimises (a head trained on cached features).
 class Checkpointer : public Callback {
  public:
-  Checkpointer(std::filesystem::path dir, std::string monitor, int64_t every, std::function<nlohmann::json()> meta);
+  Checkpointer(std::filesystem::path dir, std::string monitor, int64_t every, std::function<nlohmann::json()> meta,
+               std::shared_ptr<models::NetworkImpl> model = nullptr);
   std::string name() const override { return "checkpointer"; }
   void on_epoch_end(Trainer& trainer, const EpochMetrics& metrics) override;
   void on_fit_end(Trainer& trainer) override;
@@ -57,6 +59,7 @@ class Checkpointer : public Callback {
   std::string monitor_;
   int64_t every_;
   std::function<nlohmann::json()> meta_;
+  std::shared_ptr<models::NetworkImpl> model_;
   std::optional<double> best_;
   int64_t last_saved_epoch_ = 0;
 };

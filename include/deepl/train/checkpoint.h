@@ -39,8 +39,9 @@ void save_checkpoint(const std::filesystem::path& path, const models::NetworkImp
 Checkpoint read_checkpoint(const std::filesystem::path& path);
 
 /// Copies `state` into the model; throws listing every missing, unexpected or mis-shaped name.
+/// With `prefix`, only names starting with it count on both sides (e.g. "features." for a backbone).
 void load_model_state(models::NetworkImpl& model, const std::map<std::string, torch::Tensor>& state,
-                      const std::string& origin);
+                      const std::string& origin, const std::string& prefix = "");
 /// Restores optimizer state (moments, steps) and each group's learning rate.
 void load_optimizer_state(torch::optim::Optimizer& optimizer, const c10::IValue& state, const std::string& origin);
 /// Restores the global CPU generator (dropout) from a saved state.
