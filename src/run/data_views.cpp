@@ -18,6 +18,17 @@ data::Split parse_split(const std::string& split) {
 }
 }  // namespace
 
+report::GridImage grid_image(const data::Dataset& dataset, int64_t index, std::string caption, bool highlight) {
+  const torch::Tensor img = dataset.images[index].reshape({-1, dataset.images.size(-1)}).contiguous();
+  report::GridImage g;
+  g.height = img.size(0);
+  g.width = img.size(1);
+  g.pixels.assign(img.data_ptr<uint8_t>(), img.data_ptr<uint8_t>() + img.numel());
+  g.caption = std::move(caption);
+  g.highlight = highlight;
+  return g;
+}
+
 void write_data_grid(const std::string& dataset, const std::string& split, int count, uint64_t seed,
                      const std::filesystem::path& out, const std::string& root) {
   if (count < 1 || count > 1024) throw_usage("--n: expected 1..1024 images");
@@ -26,13 +37,7 @@ void write_data_grid(const std::string& dataset, const std::string& split, int c
   std::vector<report::GridImage> images;
   for (int64_t i = 0; i < pick.numel(); ++i) {
     const int64_t index = pick[i].item<int64_t>();
-    const torch::Tensor img = d.images[index].reshape({-1, d.images.size(-1)}).contiguous();
-    report::GridImage g;
-    g.height = img.size(0);
-    g.width = img.size(1);
-    g.pixels.assign(img.data_ptr<uint8_t>(), img.data_ptr<uint8_t>() + img.numel());
-    g.caption = d.class_names.at(d.labels[index].item<int64_t>());
-    images.push_back(std::move(g));
+    images.push_back(grid_image(d, index, d.class_names.at(d.labels[index].item<int64_t>())));
   }
   report::write_image_grid_png(out, images, fmt::format("{} {}: {} random examples (seed {})", dataset, split, images.size(), seed));
 }

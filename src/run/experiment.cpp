@@ -14,6 +14,7 @@
 #include "deepl/io/pytorch_file.h"
 #include "deepl/models/summary.h"
 #include "deepl/report/plot.h"
+#include "deepl/run/data_views.h"
 #include "deepl/run/feature_cache.h"
 #include "deepl/train/callbacks.h"
 #include "deepl/train/checkpoint.h"
@@ -116,17 +117,6 @@ models::Task task_of(const config::Experiment& exp) {
 std::vector<int64_t> flat_counts(const torch::Tensor& confusion) {
   const torch::Tensor c = confusion.contiguous().to(torch::kInt64);
   return std::vector<int64_t>(c.data_ptr<int64_t>(), c.data_ptr<int64_t>() + c.numel());
-}
-
-report::GridImage grid_image(const data::Dataset& dataset, int64_t index, std::string caption, bool highlight) {
-  const torch::Tensor img = dataset.images[index].reshape({-1, dataset.images.size(-1)}).contiguous();
-  report::GridImage g;
-  g.height = img.size(0);
-  g.width = img.size(1);
-  g.pixels.assign(img.data_ptr<uint8_t>(), img.data_ptr<uint8_t>() + img.numel());
-  g.caption = std::move(caption);
-  g.highlight = highlight;
-  return g;
 }
 
 void write_misclassified(const fs::path& path, const eval::Evaluation& e, const data::Dataset& dataset) {

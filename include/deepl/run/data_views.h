@@ -3,8 +3,13 @@
 #include <filesystem>
 #include <string>
 
+#include "deepl/data/dataset.h"
+#include "deepl/report/plot.h"
+
 namespace deepl::run {
 
+/// Image `index` of a data set as a grid cell with a caption (channels stacked vertically).
+report::GridImage grid_image(const data::Dataset& dataset, int64_t index, std::string caption, bool highlight = false);
 /// Writes a PNG grid of `count` images of a data set's split (seeded random pick) with their labels.
 void write_data_grid(const std::string& dataset, const std::string& split, int count, uint64_t seed,
                      const std::filesystem::path& out, const std::string& root = "");
