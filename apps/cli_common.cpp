@@ -13,6 +13,13 @@ void setup_logging(bool quiet) {
 }
 
 int run(CLI::App& app, int argc, char** argv, const std::function<void()>& body) {
+  return run_status(app, argc, argv, [&] {
+    body();
+    return 0;
+  });
+}
+
+int run_status(CLI::App& app, int argc, char** argv, const std::function<int()>& body) {
   setup_logging(false);
   try {
     app.parse(argc, argv);
@@ -27,8 +34,7 @@ int run(CLI::App& app, int argc, char** argv, const std::function<void()>& body)
     return static_cast<int>(ErrorKind::kUsage);
   }
   try {
-    body();
-    return 0;
+    return body();
   } catch (const Error& e) {
     spdlog::error("{}", e.what());
     return e.exit_code();

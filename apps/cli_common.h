@@ -15,6 +15,8 @@ void setup_logging(bool quiet);
 /// Parses argv, runs `body`, and maps deepl::Error / CLI11 / other exceptions to exit codes,
 /// printing one line for each failure.
 int run(CLI::App& app, int argc, char** argv, const std::function<void()>& body);
+/// As run(), for a body that returns its own exit status (0 on success).
+int run_status(CLI::App& app, int argc, char** argv, const std::function<int()>& body);
 
 }  // namespace deepl::cli
 

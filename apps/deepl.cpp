@@ -9,9 +9,32 @@
 #include "deepl/core/error.h"
 #include "deepl/core/runtime.h"
 #include "deepl/data/dataset.h"
+#include "deepl/dist/launcher.h"
+#include "deepl/dist/world.h"
 #include "deepl/run/data_views.h"
 #include "deepl/run/experiment.h"
 #include "deepl/run/reproduce.h"
+
+namespace {
+
+// `deepl train ... --nproc N`: re-runs this command line without --nproc as N ranks.
+int launch_ranks(int argc, char** argv, int nproc) {
+  using namespace deepl;
+  if (dist::world_from_environment().distributed()) {
+    throw_usage("--nproc: already running as a rank (WORLD_SIZE is set); launch with either torchrun or --nproc");
+  }
+  std::vector<std::string> args;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--nproc") ++i;
+    else if (a.rfind("--nproc=", 0) != 0) args.push_back(a);
+  }
+  dist::LaunchOptions options;
+  options.nproc = nproc;
+  return dist::launch_local(dist::current_executable(), args, options);
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   using namespace deepl;
@@ -24,7 +47,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> overrides;
   std::string resume;
   bool quiet = false;
-  int threads = -1, top_k = 3, count = 64;
+  int threads = -1, top_k = 3, count = 64, nproc = 0;
   uint64_t seed = 0;
 
   auto* train = app.add_subcommand("train", "train an experiment, then evaluate its best checkpoint on the test set");
@@ -34,6 +57,10 @@ int main(int argc, char** argv) {
       ->check(CLI::ExistingFile);
   train->add_option("--threads", threads, "LibTorch intra-op threads (overrides the config; 0 = all cores)");
   train->add_option("--out", out_dir, "run folder (default: <output.dir>/<name>)");
+  train->add_option("--nproc", nproc,
+                    "data-parallel: run N ranks on this machine (as torchrun --nproc_per_node N would); "
+                    "the config's batch size is the global batch")
+      ->check(CLI::Range(1, 1024));
   train->add_flag("--quiet,-q", quiet, "warnings and errors only");
   train->footer(cli::kExitCodes);
 
@@ -94,8 +121,9 @@ int main(int argc, char** argv) {
   show->add_option("--seed", seed, "which images (seeded pick)");
   show->add_option("--out", out_dir, "PNG file (default: <dataset>_<split>_grid.png)");
 
-  return cli::run(app, argc, argv, [&] {
+  return cli::run_status(app, argc, argv, [&] {
     if (quiet) cli::setup_logging(true);
+    if (*train && nproc > 0) return launch_ranks(argc, argv, nproc);
     if (*train) {
       auto exp = config::load_experiment(config_path, overrides);
       if (threads >= 0) exp.threads = threads;
@@ -103,7 +131,10 @@ int main(int argc, char** argv) {
       o.quiet = quiet;
       if (!resume.empty()) o.resume = resume;
       if (!out_dir.empty()) o.run_dir = out_dir;
+      o.world = dist::world_from_environment();
       const auto result = run::train_experiment(exp, o);
+      if (result.interrupted_by != 0) return 128 + result.interrupted_by;  // 130 SIGINT, 143 SIGTERM
+      if (!result.evaluated) return 0;  // rank 0 reports
       fmt::print("{}: test accuracy {:.4f} after {} epochs in {:.1f}s; run folder {}\n", exp.name, result.test.accuracy,
                  result.history.size(), result.wall_seconds, result.run_dir.string());
     } else if (*evaluate) {
@@ -143,5 +174,6 @@ int main(int argc, char** argv) {
     } else if (*stats) {
       std::cout << run::data_stats(dataset, data_root);
     }
+    return 0;
   });
 }

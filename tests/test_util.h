@@ -3,6 +3,10 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
 #include <filesystem>
 #include <string>
 
@@ -54,6 +58,22 @@ inline void write_synthetic_dataset(const std::filesystem::path& root, const std
   data::write_idx(dir / ("train-labels-idx1-ubyte" + ext), train_y, gzip);
   data::write_idx(dir / ("t10k-images-idx3-ubyte" + ext), test_x, gzip);
   data::write_idx(dir / ("t10k-labels-idx1-ubyte" + ext), test_y, gzip);
+}
+
+struct CommandResult {
+  int code;            // exit status; -1 when killed by a signal
+  std::string output;  // stdout and stderr
+};
+
+/// Runs a shell command line and collects its exit status and output.
+inline CommandResult run_command(const std::string& command) {
+  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
+  std::string out;
+  std::array<char, 4096> buf{};
+  size_t n;
+  while ((n = std::fread(buf.data(), 1, buf.size(), pipe)) > 0) out.append(buf.data(), n);
+  const int status = ::pclose(pipe);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
 }
 
 /// The message of the deepl::Error `fn` throws (fails the test when it throws none).

@@ -61,6 +61,8 @@ std::vector<Field> build_fields() {
       make_field("nesterov", FieldType::kBool, false, "sgd Nesterov momentum"),
       ranged(make_field("betas", FieldType::kNumberList, json::array({0.9, 0.999}), "adam/adamw betas"), 0.0, 0.99999),
       ranged(make_field("eps", FieldType::kNumber, 1e-8, "adam/adamw epsilon"), 0.0, 1.0),
+      ranged(make_field("backbone_lr_scale", FieldType::kNumber, 1.0,
+                        "lr multiplier of a pretrained backbone's trainable layers (VGG `features.*`)"), 0.0, 100.0),
   };
   std::vector<Field> scheduler = {
       choice("type", "none", {"none", "step", "cosine", "plateau"}, "learning-rate schedule, stepped once per epoch"),
@@ -89,6 +91,12 @@ std::vector<Field> build_fields() {
       make_field("channels_last", FieldType::kBool, false, "channels-last layout for conv models"),
       ranged(make_field("log_every", FieldType::kInt, 0, "plain-log progress line every N batches (0: ~10 per epoch)"), 0, 1e9),
   };
+  std::vector<Field> distributed = {
+      ranged(make_field("timeout_seconds", FieldType::kNumber, 300.0,
+                        "data-parallel: how long a rank waits for the others before failing"), 1.0, 86400.0),
+      ranged(make_field("bucket_mb", FieldType::kNumber, 25.0, "data-parallel: gradient all-reduce bucket size in MB"),
+             0.001, 4096.0),
+  };
   std::vector<Field> output = {
       make_field("dir", FieldType::kString, "runs", "where run folders go: <dir>/<name>/"),
   };
@@ -107,6 +115,7 @@ std::vector<Field> build_fields() {
       object("optimizer", optimizer, ""),
       object("scheduler", scheduler, ""),
       object("train", train, ""),
+      object("distributed", distributed, ""),
       object("output", output, ""),
       object("expect", expect, ""),
   };

@@ -1,9 +1,13 @@
 #include "deepl/core/files.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
+#include <fmt/format.h>
+
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -54,13 +58,65 @@ void write_file_atomic(const std::filesystem::path& path, std::string_view bytes
   }
 }
 
+namespace {
+
+uint64_t megabytes_from_env(const char* name, uint64_t fallback) {
+  const char* text = std::getenv(name);
+  if (!text || !*text) return fallback;
+  char* end = nullptr;
+  const unsigned long long mb = std::strtoull(text, &end, 10);
+  if (*end != '\0' || mb == 0 || mb > (uint64_t{1} << 24)) {
+    throw_usage(fmt::format("environment {}=\"{}\": expected a size in MB between 1 and 16777216", name, text));
+  }
+  return static_cast<uint64_t>(mb) << 20;
+}
+
+InputLimits& limits_storage() {
+  static InputLimits limits = [] {
+    InputLimits l;
+    l.max_file_bytes = megabytes_from_env("DEEPL_MAX_FILE_MB", l.max_file_bytes);
+    l.max_decompressed_bytes = megabytes_from_env("DEEPL_MAX_DECOMPRESSED_MB", l.max_decompressed_bytes);
+    return l;
+  }();
+  return limits;
+}
+
+}  // namespace
+
+const InputLimits& input_limits() { return limits_storage(); }
+
+void set_input_limits(const InputLimits& limits) { limits_storage() = limits; }
+
 std::string read_file(const std::filesystem::path& path) {
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(path, ec);
+  if (!ec && size > input_limits().max_file_bytes) {
+    throw_data(fmt::format("{}: {} bytes, over the {}-byte input limit (raise it with DEEPL_MAX_FILE_MB)",
+                           path.string(), size, input_limits().max_file_bytes));
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) throw_data(path.string() + ": cannot open: " + std::strerror(errno));
   std::ostringstream out;
   out << in.rdbuf();
   if (in.bad()) throw_data(path.string() + ": read failed");
   return out.str();
+}
+
+int remove_stale_temp_files(const std::filesystem::path& dir) {
+  std::error_code ec;
+  if (!std::filesystem::is_directory(dir, ec)) return 0;
+  int removed = 0;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    const size_t at = name.rfind(".tmp.");
+    if (at == std::string::npos || !entry.is_regular_file(ec)) continue;
+    const std::string pid_text = name.substr(at + 5);
+    if (pid_text.empty() || pid_text.find_first_not_of("0123456789") != std::string::npos) continue;
+    const auto pid = static_cast<pid_t>(std::stol(pid_text));
+    if (::kill(pid, 0) == 0 || errno != ESRCH) continue;  // still running (or not ours to judge)
+    if (std::filesystem::remove(entry.path(), ec)) ++removed;
+  }
+  return removed;
 }
 
 }  // namespace deepl

@@ -38,6 +38,11 @@ nlohmann::json read_json_file(const std::filesystem::path& path) {
     const auto pos = why.find("syntax error");
     if (pos != std::string::npos) why = why.substr(pos);
     throw_usage(path.string() + ": " + line_and_column(text, e.byte) + ": invalid JSON: " + why);
+  } catch (const nlohmann::json::exception& e) {  // e.g. a number too large for a double
+    std::string why = e.what();
+    const auto pos = why.find("] ");
+    if (pos != std::string::npos) why = why.substr(pos + 2);
+    throw_usage(path.string() + ": invalid JSON: " + why);
   }
 }
 

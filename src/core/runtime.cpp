@@ -16,9 +16,12 @@
 
 namespace deepl {
 
-int configure_threads(int requested) {
+int configure_threads(int requested, int processes_per_machine) {
   int n = requested;
-  if (n <= 0) n = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (n <= 0) {
+    const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    n = std::max(1, cores / std::max(1, processes_per_machine));
+  }
   at::set_num_threads(n);
   return at::get_num_threads();
 }

@@ -102,6 +102,10 @@ torch::Tensor read_idx(const std::filesystem::path& path, const IdxLimits& limit
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec)) throw_data(name + ": no such file");
   const uint64_t file_size = std::filesystem::file_size(path, ec);
+  if (file_size > input_limits().max_file_bytes) {
+    throw_data(fmt::format("{}: {} bytes, over the {}-byte input limit (raise it with DEEPL_MAX_FILE_MB)", name,
+                           file_size, input_limits().max_file_bytes));
+  }
   Reader reader(path);
 
   uint8_t magic[4];
@@ -130,8 +134,8 @@ torch::Tensor read_idx(const std::filesystem::path& path, const IdxLimits& limit
   }
   uint64_t declared = 0;
   if (__builtin_mul_overflow(count, uint64_t{type->width}, &declared) || declared > limits.max_bytes) {
-    throw_data(fmt::format("{}: header declares {} values of {} bytes, over the {}-byte limit", name,
-                           shape_text(dims), type->width, limits.max_bytes));
+    throw_data(fmt::format("{}: header declares {} values of {} bytes, over the {}-byte limit (raise it with "
+                           "DEEPL_MAX_DECOMPRESSED_MB)", name, shape_text(dims), type->width, limits.max_bytes));
   }
   const uint64_t header = 4 + dim_bytes.size();
 

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "deepl/core/error.h"
@@ -131,26 +132,22 @@ void BatchLoader::set_epoch(int64_t epoch) {
   if (options_.shuffle) {
     order = indices_.index_select(0, seeded_permutation(indices_.numel(), derive_seed(options_.seed, 1000 + epoch)));
   }
-  const int64_t world = options_.world_size;
-  if (world > 1) {
-    // DistributedSampler semantics: pad with the first indices to a multiple of the world size,
-    // then rank r takes every world-th position starting at r.
-    const int64_t total = (order.numel() + world - 1) / world * world;
-    if (total > order.numel()) order = torch::cat({order, order.narrow(0, 0, total - order.numel())});
-    order = order.slice(0, options_.rank, total, world);
-  }
-  order_ = order;
+  // Rank r takes every world-th position of the epoch's global order, starting at r. Global batch i
+  // covers positions [i*B, (i+1)*B), so its share on each rank is that rank's local batch i: the
+  // ranks together see exactly the single-process batches, each example once, tails included.
+  order_ = options_.world_size > 1 ? order.slice(0, options_.rank, order.numel(), options_.world_size) : order;
 }
 
+int64_t BatchLoader::local_batch_size() const { return options_.batch_size / options_.world_size; }
+
 int64_t BatchLoader::num_examples() const {
-  const int64_t local_batch = options_.batch_size / options_.world_size;
-  return options_.drop_last ? num_batches() * local_batch : order_.numel();
+  return options_.drop_last ? num_batches() * local_batch_size() : order_.numel();
 }
 
 int64_t BatchLoader::num_batches() const {
-  const int64_t local_batch = options_.batch_size / options_.world_size;
-  const int64_t n = order_.numel();
-  return options_.drop_last ? n / local_batch : (n + local_batch - 1) / local_batch;
+  const int64_t n = indices_.numel();
+  const int64_t b = options_.batch_size;
+  return options_.drop_last ? n / b : (n + b - 1) / b;
 }
 
 torch::Tensor BatchLoader::normalise(torch::Tensor pixels) const {
@@ -164,11 +161,11 @@ torch::Tensor BatchLoader::gather(const torch::Tensor& positions) const {
 
 Batch BatchLoader::batch(int64_t i) const {
   if (i < 0 || i >= num_batches()) throw_failure(fmt::format("batch {} out of range 0..{}", i, num_batches() - 1));
-  const int64_t local_batch = options_.batch_size / options_.world_size;
-  const int64_t start = i * local_batch;
-  const int64_t len = std::min(local_batch, order_.numel() - start);
+  const int64_t start = i * local_batch_size();
+  const int64_t len = std::max<int64_t>(0, std::min(local_batch_size(), order_.numel() - start));
   Batch b;
-  b.indices = order_.narrow(0, start, len);
+  b.global_examples = std::min(options_.batch_size, indices_.numel() - i * options_.batch_size);
+  b.indices = order_.narrow(0, std::min(start, order_.numel()), len);
   b.targets = data_.labels.index_select(0, b.indices);
   if (data_.images.is_floating_point()) {  // precomputed features: no pixel transforms
     b.inputs = data_.images.index_select(0, b.indices);

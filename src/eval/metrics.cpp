@@ -121,6 +121,7 @@ Evaluation evaluate(models::NetworkImpl& model, models::Task task, const data::B
   std::vector<torch::Tensor> indices, predictions, confidence;
   for (int64_t i = 0; i < loader.num_batches(); ++i) {
     const data::Batch batch = loader.batch(i);
+    if (batch.targets.size(0) == 0) continue;  // a rank's empty share of the last batch
     torch::Tensor outputs;
     {
       train::AutocastGuard autocast(precision.bf16);

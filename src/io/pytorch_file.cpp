@@ -59,7 +59,10 @@ const std::set<std::string>& allowed_globals() {
       "torch._utils._rebuild_parameter", "torch.FloatStorage",      "torch.DoubleStorage",
       "torch.HalfStorage",         "torch.BFloat16Storage",           "torch.LongStorage",
       "torch.IntStorage",          "torch.ShortStorage",              "torch.CharStorage",
-      "torch.ByteStorage",         "torch.BoolStorage"};
+      "torch.ByteStorage",         "torch.BoolStorage",
+      // torch::pickle_save (LibTorch) tags typed lists and dicts; each returns its first argument.
+      "torch.jit._pickle.restore_type_tag", "torch.jit._pickle.build_intlist", "torch.jit._pickle.build_doublelist",
+      "torch.jit._pickle.build_boollist", "torch.jit._pickle.build_tensorlist"};
   return allowed;
 }
 
@@ -79,6 +82,16 @@ torch::Dtype storage_dtype(const std::string& global, const std::string& origin)
 class Unpickler {
  public:
   Unpickler(std::string_view bytes, std::string origin) : in_(bytes), origin_(std::move(origin)) {}
+  Unpickler(const Unpickler&) = delete;
+  Unpickler& operator=(const Unpickler&) = delete;
+  // The memo lets a pickle put a container inside itself; emptying every value made here breaks
+  // such cycles (no leak) and keeps destruction flat however deep the nesting.
+  ~Unpickler() {
+    for (const auto& v : made_) {
+      v->items.clear();
+      v->dict.clear();
+    }
+  }
 
   // Reads one pickle; returns its value and leaves the position after its STOP.
   ValuePtr load() {
@@ -308,6 +321,9 @@ class Unpickler {
       t->tensor.sizes = as_ints(a[2], "sizes");
       t->tensor.strides = as_ints(a[3], "strides");
       push(t);
+    } else if (callable->s.rfind("torch.jit._pickle.", 0) == 0) {
+      if (a.empty()) throw_data(origin_ + ": malformed " + callable->s + " arguments");
+      push(a[0]);
     } else if (callable->s == "torch._utils._rebuild_parameter") {
       if (a.empty() || a[0]->kind != Value::Kind::kTensor) throw_data(origin_ + ": malformed _rebuild_parameter arguments");
       push(a[0]);
@@ -335,9 +351,16 @@ class Unpickler {
     push(v);
   }
 
+  ValuePtr make(Value::Kind kind) {
+    if (made_.size() > (1u << 24)) throw_data(origin_ + ": pickle builds too many objects");
+    made_.push_back(::deepl::io::make(kind));
+    return made_.back();
+  }
+
   std::string_view in_;
   std::string origin_;
   size_t pos_ = 0;
+  std::vector<ValuePtr> made_;
   std::vector<ValuePtr> stack_;
   std::vector<size_t> marks_;
   std::map<uint64_t, ValuePtr> memo_;
@@ -417,14 +440,15 @@ torch::Tensor materialise(const TensorSpec& spec, const torch::Tensor& root, con
 }
 
 // The state dict inside the unpickled object: the dict itself, or one nested under these keys.
-const Value& find_state_dict(const ValuePtr& root, const std::string& origin) {
+const Value& find_state_dict(const ValuePtr& root, const std::string& origin, int depth = 0) {
   if (root->kind != Value::Kind::kDict) throw_data(origin + ": the pickle holds no dict of tensors");
+  if (depth > 8) throw_data(origin + ": state dict nested too deep");
   bool all_tensors = !root->dict.empty();
   for (const auto& [k, v] : root->dict) all_tensors = all_tensors && k->kind == Value::Kind::kString && v->kind == Value::Kind::kTensor;
   if (all_tensors) return *root;
   for (const char* key : {"state_dict", "model", "model_state_dict"}) {
     for (const auto& [k, v] : root->dict) {
-      if (k->kind == Value::Kind::kString && k->s == key && v->kind == Value::Kind::kDict) return find_state_dict(v, origin);
+      if (k->kind == Value::Kind::kString && k->s == key && v->kind == Value::Kind::kDict) return find_state_dict(v, origin, depth + 1);
     }
   }
   throw_data(origin + ": not a state dict (a dict of tensors, or one under \"state_dict\" or \"model\")");
@@ -441,7 +465,14 @@ std::map<std::string, torch::Tensor> collect(const Value& dict, const std::map<s
   return out;
 }
 
-std::map<std::string, torch::Tensor> read_zip(std::string_view bytes, const std::string& origin) {
+// The data.pkl of a zip archive, unpickled, with the storages it references.
+struct ZipPickle {
+  std::unique_ptr<Unpickler> unpickler;  // owns the values
+  ValuePtr root;
+  std::map<std::string, torch::Tensor> storages;
+};
+
+ZipPickle unpickle_zip(std::string_view bytes, const std::string& origin) {
   const auto entries = zip_entries(bytes, origin);
   std::string prefix;
   for (const auto& [name, data] : entries) {
@@ -449,17 +480,74 @@ std::map<std::string, torch::Tensor> read_zip(std::string_view bytes, const std:
     if (slash != std::string::npos && name.substr(slash) == "/data.pkl") prefix = name.substr(0, slash);
   }
   if (prefix.empty()) throw_data(origin + ": zip archive without a data.pkl (not a torch.save file)");
-  Unpickler unpickler(entries.at(prefix + "/data.pkl"), origin);
-  const ValuePtr root = unpickler.load();
-  std::map<std::string, torch::Tensor> storages;
-  for (const auto& ref : unpickler.storages) {
-    if (storages.count(ref.key)) continue;
+  ZipPickle z;
+  z.unpickler = std::make_unique<Unpickler>(entries.at(prefix + "/data.pkl"), origin);
+  z.root = z.unpickler->load();
+  for (const auto& ref : z.unpickler->storages) {
+    if (z.storages.count(ref.key)) continue;
     const auto it = entries.find(prefix + "/data/" + ref.key);
     if (it == entries.end()) throw_data(origin + ": storage " + ref.key + " is missing from the archive");
-    storages[ref.key] = storage_from_bytes(it->second, ref, origin);
+    z.storages[ref.key] = storage_from_bytes(it->second, ref, origin);
   }
-  return collect(find_state_dict(root, origin), storages, origin);
+  return z;
 }
+
+std::map<std::string, torch::Tensor> read_zip(std::string_view bytes, const std::string& origin) {
+  const ZipPickle z = unpickle_zip(bytes, origin);
+  return collect(find_state_dict(z.root, origin), z.storages, origin);
+}
+
+// Unpickled values as LibTorch IValues (generic lists and dicts). Nesting and the number of
+// objects visited are capped: the memo can make a small pickle describe a cyclic or huge tree.
+class IValueBuilder {
+ public:
+  IValueBuilder(const std::map<std::string, torch::Tensor>& storages, std::string origin)
+      : storages_(storages), origin_(std::move(origin)) {}
+
+  c10::IValue build(const Value& v, int depth = 0) {
+    constexpr int kMaxDepth = 64;
+    constexpr int64_t kMaxObjects = 1 << 22;
+    if (depth > kMaxDepth) throw_data(fmt::format("{}: the pickle nests deeper than {} levels", origin_, kMaxDepth));
+    if (++visited_ > kMaxObjects) throw_data(origin_ + ": the pickle describes too many objects");
+    switch (v.kind) {
+      case Value::Kind::kNone: return {};
+      case Value::Kind::kBool: return v.b;
+      case Value::Kind::kInt: return v.i;
+      case Value::Kind::kFloat: return v.f;
+      case Value::Kind::kString: return v.s;
+      case Value::Kind::kTuple: {
+        std::vector<c10::IValue> items;
+        for (const auto& item : v.items) items.push_back(build(*item, depth + 1));
+        return c10::ivalue::Tuple::create(std::move(items));
+      }
+      case Value::Kind::kList: {
+        c10::impl::GenericList list(c10::AnyType::get());
+        for (const auto& item : v.items) list.push_back(build(*item, depth + 1));
+        return list;
+      }
+      case Value::Kind::kDict: {
+        c10::impl::GenericDict dict(c10::AnyType::get(), c10::AnyType::get());
+        for (const auto& [key, value] : v.dict) {
+          c10::IValue k = build(*key, depth + 1);
+          if (!k.isString() && !k.isInt()) throw_data(origin_ + ": a dict key in the pickle is not a string or integer");
+          dict.insert_or_assign(std::move(k), build(*value, depth + 1));
+        }
+        return dict;
+      }
+      case Value::Kind::kTensor: {
+        const auto it = storages_.find(v.tensor.storage.key);
+        if (it == storages_.end()) throw_data(origin_ + ": storage " + v.tensor.storage.key + " is missing");
+        return materialise(v.tensor, it->second, "a tensor", origin_);
+      }
+      default: throw_data(origin_ + ": the pickle holds a value of a kind deepl does not read");
+    }
+  }
+
+ private:
+  const std::map<std::string, torch::Tensor>& storages_;
+  std::string origin_;
+  int64_t visited_ = 0;
+};
 
 std::map<std::string, torch::Tensor> read_legacy(std::string_view bytes, const std::string& origin) {
   Unpickler magic(bytes, origin);
@@ -510,6 +598,12 @@ std::map<std::string, torch::Tensor> read_state_dict_bytes(const std::string& by
   if (bytes.size() >= 4 && bytes.compare(0, 4, "PK\x03\x04") == 0) return read_zip(bytes, origin);
   if (bytes.size() >= 2 && static_cast<uint8_t>(bytes[0]) == 0x80) return read_legacy(bytes, origin);
   throw_data(origin + ": not a PyTorch file (neither a zip archive nor a legacy pickle)");
+}
+
+c10::IValue read_pickle_archive(const std::string& bytes, const std::string& origin) {
+  if (bytes.size() < 4 || bytes.compare(0, 4, "PK\x03\x04") != 0) throw_data(origin + ": not a zip archive");
+  const ZipPickle z = unpickle_zip(bytes, origin);
+  return IValueBuilder(z.storages, origin).build(*z.root);
 }
 
 std::map<std::string, torch::Tensor> read_state_dict(const std::filesystem::path& path, const ReadLimits& limits) {

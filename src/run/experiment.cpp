@@ -10,7 +10,9 @@
 #include "deepl/core/files.h"
 #include "deepl/core/json_util.h"
 #include "deepl/core/runtime.h"
+#include "deepl/core/signals.h"
 #include "deepl/data/idx.h"
+#include "deepl/dist/replicas.h"
 #include "deepl/io/pytorch_file.h"
 #include "deepl/models/summary.h"
 #include "deepl/report/plot.h"
@@ -86,9 +88,12 @@ PreparedData prepare_data(const config::Experiment& exp) {
 }
 
 data::BatchLoader make_loader(const data::Dataset& dataset, const torch::Tensor& indices, int64_t batch_size,
-                              bool training, const config::Experiment& exp, const DataStats& stats) {
+                              bool training, const config::Experiment& exp, const DataStats& stats,
+                              const dist::WorldInfo& world = {}) {
   const json& d = exp.json.at("data");
   data::LoaderOptions o;
+  o.rank = world.rank;
+  o.world_size = world.world_size;
   o.batch_size = batch_size;
   o.shuffle = training;
   o.drop_last = training && d.at("drop_last").get<bool>();
@@ -180,35 +185,80 @@ void resume_from(const fs::path& path, train::Trainer& trainer, models::NetworkI
 
 }  // namespace
 
-void write_manifest(const fs::path& run_dir, const config::Experiment& exp, int threads, const std::string& started,
+void write_manifest(const fs::path& run_dir, const config::Experiment& exp, const RunFacts& facts,
                     const std::string& status, double wall_seconds) {
   write_json_file(run_dir / "manifest.json",
                   {{"name", exp.name},
                    {"status", status},
                    {"seed", exp.seed},
-                   {"threads", threads},
+                   {"threads", facts.threads},
+                   {"world_size", facts.world.world_size},
+                   {"launcher", facts.world.launcher},
+                   {"communication", facts.communication},
                    {"deepl_version", deepl_version()},
                    {"libtorch_version", libtorch_version()},
                    {"git_commit", git_commit()},
                    {"host", host_name()},
-                   {"started", started},
+                   {"started", facts.started},
                    {"finished", status == "running" ? json() : json(utc_now_iso8601())},
                    {"wall_seconds", wall_seconds}});
 }
 
+namespace {
+
+std::shared_ptr<dist::GlooReplicas> join_replicas(const config::Experiment& exp, const dist::WorldInfo& world) {
+  if (!world.distributed()) return nullptr;
+  const json& d = exp.json.at("distributed");
+  dist::ReplicaOptions o;
+  o.timeout = std::chrono::milliseconds(static_cast<int64_t>(d.at("timeout_seconds").get<double>() * 1000));
+  o.bucket_bytes = static_cast<int64_t>(d.at("bucket_mb").get<double>() * (1 << 20));
+  return std::make_shared<dist::GlooReplicas>(world, o);
+}
+
+json communication_summary(const dist::GlooReplicas* replicas) {
+  if (!replicas || replicas->stats().steps == 0) return nullptr;
+  const auto& s = replicas->stats();
+  return {{"gradient_allreduces", s.steps},
+          {"buckets_per_step", s.buckets_per_step},
+          {"bytes_per_step", s.bytes_per_step},
+          {"mean_allreduce_ms", 1000.0 * s.seconds / static_cast<double>(s.steps)}};
+}
+
+// Runs `make` on rank 0 first and on the others after it, so work that fills a shared cache runs once.
+template <typename F>
+auto rank0_first(dist::GlooReplicas* replicas, F make) {
+  if (replicas && replicas->rank() != 0) replicas->barrier();
+  auto made = make();
+  if (replicas && replicas->rank() == 0) replicas->barrier();
+  return made;
+}
+
+}  // namespace
+
 TrainResult train_experiment(const config::Experiment& exp, const TrainOptions& options) {
   const auto start = std::chrono::steady_clock::now();
-  const std::string started = utc_now_iso8601();
+  RunFacts facts;
+  facts.started = utc_now_iso8601();
+  facts.world = options.world;
+  const bool lead = options.world.rank == 0;
+  if (!lead) spdlog::set_level(std::max(spdlog::get_level(), spdlog::level::warn));
   TrainResult result;
-  result.threads = configure_threads(exp.threads);
+  result.threads = facts.threads = configure_threads(exp.threads, options.world.local_world_size);
   seed_everything(exp.seed);
+  const auto replicas = join_replicas(exp, options.world);
   result.run_dir = options.run_dir ? *options.run_dir : fs::path(exp.json.at("output").at("dir").get<std::string>()) / exp.name;
   const fs::path ckpt_dir = result.run_dir / "checkpoints";
-  ensure_directory(ckpt_dir);
-  spdlog::info("run {}: folder {}, seed {}, {} threads, {}, LibTorch {}", exp.name, result.run_dir.string(), exp.seed,
-               result.threads, precision_of(exp).describe(), libtorch_version());
-  write_json_file(result.run_dir / "config.json", exp.json);
-  write_manifest(result.run_dir, exp, result.threads, started, "running", 0);
+  spdlog::info("run {}: folder {}, seed {}, {} threads{}, {}, LibTorch {}", exp.name, result.run_dir.string(), exp.seed,
+               result.threads, replicas ? fmt::format(" x {} ranks", options.world.world_size) : "",
+               precision_of(exp).describe(), libtorch_version());
+  if (lead) {
+    ensure_directory(ckpt_dir);
+    if (const int stale = remove_stale_temp_files(result.run_dir)) {
+      spdlog::warn("removed {} temp file(s) left by a run that was killed while writing", stale);
+    }
+    write_json_file(result.run_dir / "config.json", exp.json);
+    write_manifest(result.run_dir, exp, facts, "running", 0);
+  }
 
   PreparedData prepared = prepare_data(exp);
   const json& d = exp.json.at("data");
@@ -232,15 +282,13 @@ TrainResult train_experiment(const config::Experiment& exp, const TrainOptions& 
     trained = vgg->head();
     spdlog::info("backbone frozen: training the head on cached features (model.cache_features)");
   }
-  const data::Dataset train_inputs = inputs_of(prepared.train, "train");
+  const data::Dataset train_inputs = rank0_first(replicas.get(), [&] { return inputs_of(prepared.train, "train"); });
   data::BatchLoader train_loader =
-      make_loader(train_inputs, prepared.split.train, d.at("batch_size"), true, exp, prepared.stats);
+      make_loader(train_inputs, prepared.split.train, d.at("batch_size"), true, exp, prepared.stats, options.world);
   data::BatchLoader val_loader =
-      make_loader(train_inputs, prepared.split.val, d.at("eval_batch_size"), false, exp, prepared.stats);
-  std::vector<torch::Tensor> trainable;
-  for (const auto& p : trained->parameters())
-    if (p.requires_grad()) trainable.push_back(p);
-  auto optimizer = train::make_optimizer(exp.json.at("optimizer"), trainable);
+      make_loader(train_inputs, prepared.split.val, d.at("eval_batch_size"), false, exp, prepared.stats, options.world);
+  const auto groups = train::parameter_groups(*trained, exp.json.at("optimizer").at("backbone_lr_scale"));
+  auto optimizer = train::make_optimizer(exp.json.at("optimizer"), groups);
   const json& t = exp.json.at("train");
   std::shared_ptr<train::LrScheduler> scheduler;
   if (exp.json.at("scheduler").at("type") != "none") {
@@ -253,22 +301,50 @@ TrainResult train_experiment(const config::Experiment& exp, const TrainOptions& 
   topts.task = task_of(exp);
   topts.num_classes = static_cast<int64_t>(prepared.stats.class_names.size());
   topts.precision = precision;
+  topts.stop_signal = stop_signal;
+  for (const auto& g : groups) topts.lr_scales.push_back(g.lr_scale);
   train::Trainer trainer(trained, optimizer, scheduler, topts);
+  if (replicas) trainer.set_replicas(replicas);
   const bool has_val = val_loader.num_batches() > 0;
-  trainer.add_callback(std::make_shared<train::ProgressCallback>(options.quiet, t.at("log_every")));
-  trainer.add_callback(std::make_shared<train::MetricsWriter>(result.run_dir));
   const json& es = t.at("early_stopping");
   trainer.add_callback(std::make_shared<train::EarlyStopping>(es.at("monitor"), es.at("patience"), es.at("min_delta")));
-  const std::string ckpt_monitor = has_val ? t.at("checkpoint").at("monitor").get<std::string>() : "train_loss";
-  const json stats = prepared.stats.to_json();
-  trainer.add_callback(std::make_shared<train::Checkpointer>(ckpt_dir, ckpt_monitor, t.at("checkpoint").at("every"),
-                                                             [&exp, stats] { return json{{"config", exp.json}, {"data", stats}}; },
-                                                             model));
+  if (lead) {
+    trainer.add_callback(std::make_shared<train::ProgressCallback>(options.quiet, t.at("log_every")));
+    trainer.add_callback(std::make_shared<train::MetricsWriter>(result.run_dir));
+    const std::string ckpt_monitor = has_val ? t.at("checkpoint").at("monitor").get<std::string>() : "train_loss";
+    const json stats = prepared.stats.to_json();
+    trainer.add_callback(std::make_shared<train::Checkpointer>(
+        ckpt_dir, ckpt_monitor, t.at("checkpoint").at("every"),
+        [&exp, stats] { return json{{"config", exp.json}, {"data", stats}}; }, model));
+  }
   if (options.resume) resume_from(*options.resume, trainer, *model);
+  // Dropout masks differ across ranks (the weights do not: fit() starts every rank from rank 0's).
+  if (replicas) seed_everything(derive_seed(exp.seed, 5000 + static_cast<uint64_t>(options.world.rank)));
 
+  install_stop_handlers();
   trainer.fit(train_loader, has_val ? &val_loader : nullptr);
   result.history = trainer.history();
   result.stop_reason = trainer.stop_reason();
+  if (trainer.interrupted_by() != 0) {
+    result.interrupted_by = trainer.interrupted_by();
+    result.evaluated = false;
+    result.wall_seconds = seconds_since(start);
+    if (lead) {
+      write_manifest(result.run_dir, exp, facts, "interrupted", result.wall_seconds);
+      spdlog::warn("stopped by {} after {} complete epoch(s); {} holds the exact position. Resume with: deepl train "
+                   "--config {} --resume {}",
+                   signal_name(result.interrupted_by), trainer.completed_epochs(), (ckpt_dir / "last.pt").string(),
+                   (result.run_dir / "config.json").string(), (ckpt_dir / "last.pt").string());
+    }
+    return result;
+  }
+  facts.communication = communication_summary(replicas.get());
+  if (!facts.communication.is_null()) spdlog::info("gradient all-reduce: {}", facts.communication.dump());
+  if (!lead) {
+    result.evaluated = false;
+    result.wall_seconds = seconds_since(start);
+    return result;
+  }
   write_learning_curves(result.run_dir / "learning_curves.png", result.history);
 
   // Report the best checkpoint on the test set, as a user would evaluate it.
@@ -284,7 +360,7 @@ TrainResult train_experiment(const config::Experiment& exp, const TrainOptions& 
                            {{"split", "test"}, {"checkpoint", "checkpoints/best.pt"},
                             {"best_epoch", best.meta.at("epoch")}, {"epochs", trainer.completed_epochs()},
                             {"train_seconds", result.wall_seconds}});
-  write_manifest(result.run_dir, exp, result.threads, started, "finished", result.wall_seconds);
+  write_manifest(result.run_dir, exp, facts, "finished", result.wall_seconds);
   spdlog::info("test ({} examples, best.pt from epoch {}): loss {:.4f} accuracy {:.4f} macro-F1 {:.4f}; wrote {}",
                e.metrics.examples, best.meta.at("epoch").get<int64_t>(), e.metrics.loss, e.metrics.accuracy,
                e.metrics.macro_f1, result.run_dir.string());

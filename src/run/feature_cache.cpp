@@ -8,6 +8,7 @@
 
 #include "deepl/core/error.h"
 #include "deepl/core/files.h"
+#include "deepl/io/pytorch_file.h"
 
 namespace deepl::run {
 
@@ -25,7 +26,7 @@ torch::Tensor read_cache(const fs::path& path, const std::string& key, int64_t n
   if (!fs::exists(path)) return {};
   try {
     const std::string bytes = read_file(path);
-    const c10::IValue v = torch::pickle_load(std::vector<char>(bytes.begin(), bytes.end()));
+    const c10::IValue v = io::read_pickle_archive(bytes, path.string());
     if (!v.isGenericDict()) return {};
     const auto dict = v.toGenericDict();
     const auto k = dict.find("key"), f = dict.find("features");

@@ -42,6 +42,10 @@ void ProgressCallback::on_batch_end(Trainer&, const BatchProgress& p) {
   bar_->update(p.batch, fmt::format("loss {:.4f} acc {:.4f} {:.0f} ex/s", p.mean_loss, p.accuracy, rate));
 }
 
+void ProgressCallback::on_interrupt(Trainer&) {
+  if (bar_) bar_->finish();
+}
+
 void ProgressCallback::on_epoch_end(Trainer& trainer, const EpochMetrics& m) {
   if (bar_) bar_->finish();
   if (quiet_) return;
@@ -79,15 +83,19 @@ void Checkpointer::on_epoch_end(Trainer& trainer, const EpochMetrics& m) {
   const double value = metric_value(m, monitor_);
   const bool is_best = improves(monitor_, value, best_, 0.0);
   if (is_best) best_ = value;  // before saving, so the saved state knows its own best
-  if (m.epoch % every_ == 0) {
-    save(trainer, dir_ / "last.pt");
-    last_saved_epoch_ = m.epoch;
-  }
+  // best.pt before last.pt: a crash between the two leaves last.pt one epoch behind, and the
+  // resumed run repeats that epoch and rewrites the same best.pt.
   if (is_best) {
     save(trainer, dir_ / "best.pt");
     spdlog::debug("new best {} = {:.4f} at epoch {}", monitor_, value, m.epoch);
   }
+  if (m.epoch % every_ == 0) {
+    save(trainer, dir_ / "last.pt");
+    last_saved_epoch_ = m.epoch;
+  }
 }
+
+void Checkpointer::on_interrupt(Trainer& trainer) { save(trainer, dir_ / "last.pt"); }
 
 void Checkpointer::on_fit_end(Trainer& trainer) {
   if (trainer.completed_epochs() > 0 && last_saved_epoch_ != trainer.completed_epochs()) {

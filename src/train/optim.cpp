@@ -10,27 +10,61 @@ namespace deepl::train {
 
 using nlohmann::json;
 
-std::shared_ptr<torch::optim::Optimizer> make_optimizer(const json& s, std::vector<torch::Tensor> parameters) {
+namespace {
+
+template <typename Optim, typename Options>
+std::shared_ptr<torch::optim::Optimizer> build(const std::vector<ParamGroup>& groups, const Options& defaults) {
+  std::vector<torch::optim::OptimizerParamGroup> param_groups;
+  for (const auto& g : groups) {
+    auto options = std::make_unique<Options>(defaults);
+    options->lr(defaults.lr() * g.lr_scale);
+    param_groups.emplace_back(g.parameters, std::move(options));
+  }
+  return std::make_shared<Optim>(param_groups, defaults);
+}
+
+}  // namespace
+
+std::vector<ParamGroup> parameter_groups(const torch::nn::Module& model, double backbone_lr_scale,
+                                         const std::string& backbone_prefix) {
+  ParamGroup head, backbone;
+  backbone.lr_scale = backbone_lr_scale;
+  for (const auto& item : model.named_parameters()) {
+    if (!item.value().requires_grad()) continue;
+    const bool in_backbone = backbone_lr_scale != 1.0 && item.key().rfind(backbone_prefix, 0) == 0;
+    (in_backbone ? backbone : head).parameters.push_back(item.value());
+  }
+  std::vector<ParamGroup> groups;
+  for (auto* g : {&head, &backbone})
+    if (!g->parameters.empty()) groups.push_back(std::move(*g));
+  return groups;
+}
+
+std::shared_ptr<torch::optim::Optimizer> make_optimizer(const json& s, const std::vector<ParamGroup>& groups) {
   const std::string type = s.at("type");
   const double lr = s.at("lr"), wd = s.at("weight_decay");
   const auto betas = std::make_tuple(s.at("betas")[0].get<double>(), s.at("betas")[1].get<double>());
   if (type == "sgd") {
-    return std::make_shared<torch::optim::SGD>(
-        parameters, torch::optim::SGDOptions(lr).momentum(s.at("momentum")).nesterov(s.at("nesterov")).weight_decay(wd));
+    return build<torch::optim::SGD>(
+        groups, torch::optim::SGDOptions(lr).momentum(s.at("momentum")).nesterov(s.at("nesterov")).weight_decay(wd));
   }
   if (type == "adam") {
-    return std::make_shared<torch::optim::Adam>(
-        parameters, torch::optim::AdamOptions(lr).betas(betas).eps(s.at("eps")).weight_decay(wd));
+    return build<torch::optim::Adam>(groups, torch::optim::AdamOptions(lr).betas(betas).eps(s.at("eps")).weight_decay(wd));
   }
   if (type == "adamw") {
-    return std::make_shared<torch::optim::AdamW>(
-        parameters, torch::optim::AdamWOptions(lr).betas(betas).eps(s.at("eps")).weight_decay(wd));
+    return build<torch::optim::AdamW>(groups,
+                                      torch::optim::AdamWOptions(lr).betas(betas).eps(s.at("eps")).weight_decay(wd));
   }
   throw_usage("/optimizer/type: unknown optimizer \"" + type + "\"");
 }
 
-void set_learning_rate(torch::optim::Optimizer& optimizer, double lr) {
-  for (auto& group : optimizer.param_groups()) group.options().set_lr(lr);
+std::shared_ptr<torch::optim::Optimizer> make_optimizer(const json& s, std::vector<torch::Tensor> parameters) {
+  return make_optimizer(s, std::vector<ParamGroup>{{std::move(parameters), 1.0}});
+}
+
+void set_learning_rate(torch::optim::Optimizer& optimizer, double lr, const std::vector<double>& scales) {
+  auto& groups = optimizer.param_groups();
+  for (size_t g = 0; g < groups.size(); ++g) groups[g].options().set_lr(lr * (g < scales.size() ? scales[g] : 1.0));
 }
 
 double learning_rate(const torch::optim::Optimizer& optimizer) {

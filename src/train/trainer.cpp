@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <csignal>
 
 #include "deepl/core/error.h"
 
@@ -50,11 +51,17 @@ Trainer::Trainer(std::shared_ptr<models::NetworkImpl> model, std::shared_ptr<tor
 
 void Trainer::add_callback(std::shared_ptr<Callback> callback) { callbacks_.push_back(std::move(callback)); }
 
-void Trainer::set_gradient_reducer(std::shared_ptr<GradientReducer> reducer) { reducer_ = std::move(reducer); }
+void Trainer::set_replicas(std::shared_ptr<Replicas> replicas) { replicas_ = std::move(replicas); }
 
 void Trainer::request_stop(const std::string& reason) {
   stop_requested_ = true;
   if (stop_reason_.empty()) stop_reason_ = reason;
+}
+
+bool Trainer::stop_requested_by_signal() {
+  const int sig = options_.stop_signal ? options_.stop_signal() : 0;
+  if (sig != 0 && interrupted_by_ == 0) interrupted_by_ = sig;
+  return sig != 0;
 }
 
 EpochMetrics Trainer::train_epoch(data::BatchLoader& train, int64_t epoch) {
@@ -63,40 +70,50 @@ EpochMetrics Trainer::train_epoch(data::BatchLoader& train, int64_t epoch) {
   model_->train();
   train.set_epoch(epoch);
   const int64_t batches = train.num_batches();
+  EpochPosition resumed;
+  if (position_ && position_->epoch == epoch) resumed = *position_;
+  position_.reset();
   for (auto& cb : callbacks_) cb->on_epoch_start(*this, epoch, batches);
-  torch::Tensor loss_total = torch::zeros({}, torch::kFloat64);
-  torch::Tensor correct = torch::zeros({}, torch::kInt64);
-  int64_t seen = 0;
+  torch::Tensor loss_total = torch::tensor(resumed.loss_total, torch::kFloat64);
+  torch::Tensor correct = torch::tensor(resumed.correct, torch::kInt64);
+  int64_t seen = resumed.seen;
   BatchProgress progress;
   progress.epoch = epoch;
   progress.batches = batches;
-  for (int64_t i = 0; i < batches; ++i) {
+  const auto elapsed = [&] { return resumed.seconds + std::chrono::duration<double>(clock::now() - start).count(); };
+  for (int64_t i = resumed.batches_done; i < batches; ++i) {
     const data::Batch batch = train.batch(i);
     for (auto& p : parameters_) p.mutable_grad() = torch::Tensor();  // zero_grad, set to none
-    torch::Tensor outputs;
-    {
-      AutocastGuard autocast(options_.precision.bf16);
-      outputs = model_->forward(options_.precision.prepare(batch.inputs));
-    }
-    const torch::Tensor summed = eval::loss_sum(options_.task, outputs.to(torch::kFloat32), batch.targets);
     const int64_t n = batch.targets.size(0);
-    (summed / static_cast<double>(n)).backward();
-    if (reducer_) reducer_->reduce(parameters_);
-    if (options_.grad_clip > 0) torch::nn::utils::clip_grad_norm_(parameters_, options_.grad_clip);
-    optimizer_->step();
-    {
+    if (n > 0) {  // a rank's share of the last global batch may be empty
+      torch::Tensor outputs;
+      {
+        AutocastGuard autocast(options_.precision.bf16);
+        outputs = model_->forward(options_.precision.prepare(batch.inputs));
+      }
+      const torch::Tensor summed = eval::loss_sum(options_.task, outputs.to(torch::kFloat32), batch.targets);
+      (summed / static_cast<double>(batch.global_examples)).backward();
       torch::NoGradGuard no_grad;
       loss_total += summed.detach().to(torch::kFloat64);
       correct += (eval::predict_classes(options_.task, outputs.detach()) == batch.targets).sum();
     }
+    bool stop = stop_requested_by_signal();
+    if (replicas_) stop = replicas_->reduce_gradients(parameters_, stop);
+    if (options_.grad_clip > 0) torch::nn::utils::clip_grad_norm_(parameters_, options_.grad_clip);
+    optimizer_->step();
     seen += n;
     const bool last = i + 1 == batches;
+    if (stop && !last) {
+      if (interrupted_by_ == 0) interrupted_by_ = SIGTERM;  // another rank was signalled
+      position_ = EpochPosition{epoch, i + 1, correct.item<int64_t>(), seen, loss_total.item<double>(), elapsed()};
+      return {};
+    }
     if (last || (i + 1) % options_.refresh_every == 0) {
       progress.batch = i + 1;
-      progress.examples = seen;
-      progress.mean_loss = loss_total.item<double>() / static_cast<double>(seen);
-      progress.accuracy = static_cast<double>(correct.item<int64_t>()) / static_cast<double>(seen);
-      progress.seconds = std::chrono::duration<double>(clock::now() - start).count();
+      progress.examples = seen * (replicas_ ? replicas_->world_size() : 1);
+      progress.mean_loss = seen > 0 ? loss_total.item<double>() / static_cast<double>(seen) : 0.0;
+      progress.accuracy = seen > 0 ? static_cast<double>(correct.item<int64_t>()) / static_cast<double>(seen) : 0.0;
+      progress.seconds = elapsed();
       if (!std::isfinite(progress.mean_loss)) {
         throw_failure(fmt::format("non-finite training loss at epoch {}, batch {}: stopping; the checkpoints "
                                   "written so far are kept (lower optimizer.lr or set train.grad_clip)",
@@ -105,31 +122,88 @@ EpochMetrics Trainer::train_epoch(data::BatchLoader& train, int64_t epoch) {
       for (auto& cb : callbacks_) cb->on_batch_end(*this, progress);
     }
   }
+  // Epoch totals over all ranks: [summed loss, correct, examples].
+  std::vector<torch::Tensor> totals = {
+      torch::stack({loss_total, correct.to(torch::kFloat64), torch::tensor(static_cast<double>(seen), torch::kFloat64)})};
+  if (replicas_) replicas_->sum(totals);
+  const double examples = totals[0][2].item<double>();
   EpochMetrics m;
   m.epoch = epoch;
-  m.train_loss = progress.mean_loss;
-  m.train_accuracy = progress.accuracy;
+  m.train_loss = totals[0][0].item<double>() / examples;
+  m.train_accuracy = totals[0][1].item<double>() / examples;
   m.lr = learning_rate(*optimizer_);
-  m.seconds = std::chrono::duration<double>(clock::now() - start).count();
-  m.examples_per_second = m.seconds > 0 ? static_cast<double>(seen) / m.seconds : 0.0;
+  m.seconds = elapsed();
+  m.examples_per_second = m.seconds > 0 ? examples / m.seconds : 0.0;
   return m;
+}
+
+eval::Metrics Trainer::validate(const data::BatchLoader& val) {
+  eval::Metrics local = eval::evaluate(*model_, options_.task, val, options_.num_classes, options_.precision).metrics;
+  if (!replicas_) return local;
+  std::vector<torch::Tensor> confusion = {local.confusion};
+  std::vector<torch::Tensor> loss = {torch::tensor(local.loss * static_cast<double>(local.examples), torch::kFloat64)};
+  replicas_->sum(confusion);
+  replicas_->sum(loss);
+  return eval::metrics_from_confusion(confusion[0], loss[0].item<double>());
+}
+
+void Trainer::start_from_rank0_weights() {
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> state;
+  for (const auto& p : model_->parameters()) state.push_back(p);
+  for (const auto& b : model_->buffers()) state.push_back(b);
+  for (auto& t : state) {
+    std::vector<torch::Tensor> one = {t};
+    replicas_->broadcast(one);
+  }
 }
 
 void Trainer::fit(data::BatchLoader& train, const data::BatchLoader* val) {
   stop_requested_ = false;
+  interrupted_by_ = 0;
+  if (replicas_) start_from_rank0_weights();
   for (auto& cb : callbacks_) cb->on_fit_start(*this);
   for (int64_t epoch = completed_epochs() + 1; epoch <= options_.epochs && !stop_requested_; ++epoch) {
     EpochMetrics m = train_epoch(train, epoch);
-    if (val && val->num_batches() > 0) {
-      const auto result = eval::evaluate(*model_, options_.task, *val, options_.num_classes, options_.precision);
-      m.val_loss = result.metrics.loss;
-      m.val_accuracy = result.metrics.accuracy;
+    if (position_) {
+      if (replicas_) sum_position_over_ranks();
+      for (auto& cb : callbacks_) cb->on_interrupt(*this);
+      return;
     }
-    if (scheduler_) set_learning_rate(*optimizer_, scheduler_->step(m.by_name()));
+    if (val && val->num_batches() > 0) {
+      const eval::Metrics v = validate(*val);
+      m.val_loss = v.loss;
+      m.val_accuracy = v.accuracy;
+    }
+    if (scheduler_) set_learning_rate(*optimizer_, scheduler_->step(m.by_name()), options_.lr_scales);
     history_.push_back(m);
     for (auto& cb : callbacks_) cb->on_epoch_end(*this, m);
+    if (stop_between_epochs()) {  // the checkpoints just written hold the state
+      for (auto& cb : callbacks_) cb->on_interrupt(*this);
+      return;
+    }
   }
   for (auto& cb : callbacks_) cb->on_fit_end(*this);
+}
+
+bool Trainer::stop_between_epochs() {
+  bool stop = stop_requested_by_signal();
+  if (!replicas_) return stop;
+  std::vector<torch::Tensor> votes = {torch::tensor(stop ? 1.0 : 0.0, torch::kFloat64)};
+  replicas_->sum(votes);
+  stop = votes[0].item<double>() > 0;
+  if (stop && interrupted_by_ == 0) interrupted_by_ = SIGTERM;  // another rank was signalled
+  return stop;
+}
+
+void Trainer::sum_position_over_ranks() {
+  std::vector<torch::Tensor> totals = {torch::tensor(
+      {position_->loss_total, static_cast<double>(position_->correct), static_cast<double>(position_->seen)},
+      torch::kFloat64)};
+  replicas_->sum(totals);
+  position_->loss_total = totals[0][0].item<double>();
+  position_->correct = static_cast<int64_t>(totals[0][1].item<double>());
+  position_->seen = static_cast<int64_t>(totals[0][2].item<double>());
 }
 
 json Trainer::state() const {
@@ -138,7 +212,13 @@ json Trainer::state() const {
   json callbacks = json::object();
   for (const auto& cb : callbacks_)
     if (!cb->name().empty()) callbacks[cb->name()] = cb->state();
-  return {{"history", history}, {"callbacks", callbacks}, {"stop_reason", stop_reason_}};
+  json position = nullptr;
+  if (position_) {
+    position = {{"epoch", position_->epoch},   {"batches_done", position_->batches_done},
+                {"correct", position_->correct}, {"seen", position_->seen},
+                {"loss_total", position_->loss_total}, {"seconds", position_->seconds}};
+  }
+  return {{"history", history}, {"callbacks", callbacks}, {"stop_reason", stop_reason_}, {"epoch_position", position}};
 }
 
 void Trainer::load_state(const json& state) {
@@ -147,6 +227,14 @@ void Trainer::load_state(const json& state) {
   const json& saved = state.at("callbacks");
   for (auto& cb : callbacks_) {
     if (!cb->name().empty() && saved.contains(cb->name())) cb->load_state(saved.at(cb->name()));
+  }
+  position_.reset();
+  const json position = state.value("epoch_position", json());
+  if (!position.is_null()) {
+    position_ = EpochPosition{position.at("epoch"), position.at("batches_done"), position.at("correct"),
+                              position.at("seen"), position.at("loss_total"), position.at("seconds")};
+    // The saved totals are summed over ranks: one rank carries them into the epoch's final sum.
+    if (replicas_ && replicas_->rank() != 0) position_->loss_total = 0, position_->correct = 0, position_->seen = 0;
   }
 }
 

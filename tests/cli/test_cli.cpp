@@ -1,9 +1,6 @@
 // End-to-end tests of the deepl binary on a tiny synthetic IDX data set.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
-#include <array>
-#include <cstdio>
 #include <sstream>
 
 #include "../test_util.h"
@@ -17,20 +14,8 @@ using nlohmann::json;
 
 namespace {
 
-struct Result {
-  int code;
-  std::string output;  // stdout and stderr
-};
-
-Result run(const std::string& args) {
-  const std::string cmd = std::string(DEEPL_BIN) + " " + args + " 2>&1";
-  FILE* pipe = ::popen(cmd.c_str(), "r");
-  std::string out;
-  std::array<char, 4096> buf{};
-  size_t n;
-  while ((n = std::fread(buf.data(), 1, buf.size(), pipe)) > 0) out.append(buf.data(), n);
-  const int status = ::pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+deepl::testing::CommandResult run(const std::string& args) {
+  return deepl::testing::run_command(std::string(DEEPL_BIN) + " " + args);
 }
 
 class Cli : public ::testing::Test {

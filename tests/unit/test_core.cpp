@@ -40,6 +40,13 @@ TEST(JsonUtil, SyntaxErrorsGiveLineAndColumn) {
   EXPECT_NE(msg.find("bad.json: line 3"), std::string::npos) << msg;
 }
 
+TEST(JsonUtil, NumberOverflowIsAUsageErrorNotACrash) {  // found by fuzz_config
+  TempDir dir;
+  write_file_atomic(dir / "huge.json", R"({"name": 221e30822})");
+  const std::string msg = deepl::testing::error_message([&] { read_json_file(dir / "huge.json"); });
+  EXPECT_NE(msg.find("huge.json: invalid JSON: number overflow"), std::string::npos) << msg;
+}
+
 TEST(Runtime, ThreadsAreSetExplicitly) {
   EXPECT_EQ(configure_threads(1), 1);
   EXPECT_GE(configure_threads(0), 1);

@@ -128,23 +128,46 @@ TEST(Loader, DropLastAndSubsetIndices) {
   EXPECT_EQ(loader.batch(0).indices[0].item<int64_t>(), 20);
 }
 
-TEST(Loader, ShardsAcrossRanksLikeDistributedSampler) {
+TEST(Loader, RanksTogetherSeeTheSingleProcessBatches) {
   const auto d = small_dataset(37);
-  std::vector<torch::Tensor> parts;
+  data::LoaderOptions o;
+  o.batch_size = 8;
+  o.shuffle = true;
+  data::BatchLoader whole(d, torch::Tensor(), o);
+  whole.set_epoch(3);
+  std::vector<data::BatchLoader> ranks;
   for (int64_t rank : {0, 1}) {
-    data::LoaderOptions o;
-    o.batch_size = 8;
-    o.shuffle = true;
     o.rank = rank;
     o.world_size = 2;
-    data::BatchLoader loader(d, torch::Tensor(), o);
-    loader.set_epoch(3);
-    EXPECT_EQ(loader.num_examples(), 19);
-    for (int64_t i = 0; i < loader.num_batches(); ++i) parts.push_back(loader.batch(i).indices);
+    ranks.emplace_back(d, torch::Tensor(), o);
+    ranks.back().set_epoch(3);
   }
-  const torch::Tensor all = torch::cat(parts);
-  EXPECT_EQ(all.numel(), 38);  // one example repeated to even the shards
-  EXPECT_EQ(std::get<0>(at::_unique(all)).numel(), 37);
+  EXPECT_EQ(ranks[0].num_examples() + ranks[1].num_examples(), 37) << "every example once, no padding";
+  ASSERT_EQ(ranks[0].num_batches(), whole.num_batches());
+  ASSERT_EQ(ranks[1].num_batches(), whole.num_batches());
+  for (int64_t i = 0; i < whole.num_batches(); ++i) {
+    const data::Batch single = whole.batch(i);
+    const data::Batch a = ranks[0].batch(i), b = ranks[1].batch(i);
+    const torch::Tensor together = torch::cat({a.indices, b.indices});
+    EXPECT_TRUE(torch::equal(std::get<0>(together.sort()), std::get<0>(single.indices.sort()))) << "batch " << i;
+    EXPECT_EQ(a.global_examples, single.indices.numel());
+    EXPECT_EQ(b.global_examples, single.indices.numel());
+  }
+  EXPECT_EQ(ranks[0].batch(4).indices.numel(), 3);  // tail of 5: 3 on rank 0, 2 on rank 1
+  EXPECT_EQ(ranks[1].batch(4).indices.numel(), 2);
+}
+
+TEST(Loader, ARanksShareOfTheLastBatchMayBeEmpty) {
+  const auto d = small_dataset(9);
+  data::LoaderOptions o;
+  o.batch_size = 8;
+  o.rank = 1;
+  o.world_size = 2;
+  data::BatchLoader loader(d, torch::Tensor(), o);
+  ASSERT_EQ(loader.num_batches(), 2);
+  EXPECT_EQ(loader.batch(1).indices.numel(), 0);
+  EXPECT_EQ(loader.batch(1).global_examples, 1);
+  EXPECT_EQ(loader.batch(1).inputs.size(0), 0);
 }
 
 TEST(Loader, NormalisationIsNumericallyRight) {

@@ -105,7 +105,7 @@ INSTANTIATE_TEST_SUITE_P(
         Malformed{"gz_truncated_data.gz", header(0x08, {1000}) + std::string(10, 'x'), true,
                   "header declares 1000 = 1000 bytes, file holds 10 bytes"},
         Malformed{"gz_trailing.gz", header(0x08, {2}) + "abc", true, "trailing bytes"},
-        Malformed{"gz_lying_header.gz", header(0x08, {60000, 28, 28, 28}) + "x", true, "more than a"}),
+        Malformed{"gz_lying_header.gz", header(0x08, {60000, 28, 28, 4}) + "x", true, "more than a"}),
     [](const ::testing::TestParamInfo<Malformed>& info) {
       std::string name = info.param.name;
       for (char& c : name) if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
@@ -139,4 +139,34 @@ TEST(Idx, MissingFile) {
 TEST(Idx, WriterRejectsUnsupportedDtype) {
   TempDir dir;
   EXPECT_THROW(data::write_idx(dir / "b", torch::zeros({2}, torch::kBool)), Error);
+}
+
+namespace {
+// Sets the process-wide input limits for one test and restores them afterwards.
+class ScopedInputLimits {
+ public:
+  explicit ScopedInputLimits(const InputLimits& limits) : saved_(input_limits()) { set_input_limits(limits); }
+  ~ScopedInputLimits() { set_input_limits(saved_); }
+
+ private:
+  InputLimits saved_;
+};
+}  // namespace
+
+TEST(InputLimits, OversizedFilesAndOverInflatingGzipAreRefused) {
+  TempDir dir;
+  write_file_atomic(dir / "big.json", std::string(2 << 20, ' '));
+  // 2 MB of values 0..15: gzip halves it, so the 1032:1 bound does not catch it; the cap must.
+  const torch::Tensor payload = torch::randint(0, 16, {2 << 20}, torch::kUInt8);
+  data::write_idx(dir / "bomb.idx.gz", payload, true);
+  {
+    ScopedInputLimits small_files({uint64_t{1} << 20, uint64_t{1} << 30});
+    const std::string too_big = error_message([&] { read_file(dir / "big.json"); });
+    EXPECT_NE(too_big.find("big.json: 2097152 bytes, over the 1048576-byte input limit"), std::string::npos) << too_big;
+    EXPECT_NE(too_big.find("DEEPL_MAX_FILE_MB"), std::string::npos) << too_big;
+  }
+  ScopedInputLimits small_streams({uint64_t{64} << 20, uint64_t{1} << 20});
+  const std::string bomb = error_message([&] { data::read_idx(dir / "bomb.idx.gz"); });
+  EXPECT_NE(bomb.find("over the 1048576-byte limit"), std::string::npos) << bomb;
+  EXPECT_NE(bomb.find("DEEPL_MAX_DECOMPRESSED_MB"), std::string::npos) << bomb;
 }

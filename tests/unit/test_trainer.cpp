@@ -158,3 +158,38 @@ TEST(Trainer, ValidationMetricsAreRecorded) {
   EXPECT_GE(*s.trainer->history()[0].val_accuracy, 0.0);
   EXPECT_LE(*s.trainer->history()[0].val_accuracy, 1.0);
 }
+
+namespace {
+// A stand-in for a fine-tuned network: a pretrained "features" backbone and a new "classifier".
+struct BackboneAndHead : torch::nn::Module {
+  BackboneAndHead() {
+    register_module("features", torch::nn::Linear(4, 4));
+    register_module("classifier", torch::nn::Linear(4, 2));
+  }
+};
+}  // namespace
+
+TEST(Optim, BackboneGetsItsOwnLearningRateThroughTheSchedule) {
+  BackboneAndHead net;
+  const json section = {{"type", "sgd"}, {"lr", 0.01},  {"weight_decay", 0.0}, {"momentum", 0.9},
+                        {"nesterov", false}, {"betas", {0.9, 0.999}}, {"eps", 1e-8}};
+  const auto groups = train::parameter_groups(net, 0.1);
+  ASSERT_EQ(groups.size(), 2u);
+  EXPECT_EQ(groups[0].parameters.size(), 2u);  // classifier.weight, classifier.bias
+  EXPECT_TRUE(groups[0].parameters[0].is_same(net.named_parameters()["classifier.weight"]));
+  EXPECT_TRUE(groups[1].parameters[0].is_same(net.named_parameters()["features.weight"]));
+  auto opt = train::make_optimizer(section, groups);
+  EXPECT_DOUBLE_EQ(opt->param_groups()[0].options().get_lr(), 0.01);
+  EXPECT_DOUBLE_EQ(opt->param_groups()[1].options().get_lr(), 0.001);
+  train::set_learning_rate(*opt, 0.005, {groups[0].lr_scale, groups[1].lr_scale});
+  EXPECT_DOUBLE_EQ(train::learning_rate(*opt), 0.005);
+  EXPECT_DOUBLE_EQ(opt->param_groups()[1].options().get_lr(), 0.0005);
+
+  EXPECT_EQ(train::parameter_groups(net, 1.0).size(), 1u) << "scale 1: one group";
+  for (auto& p : net.named_parameters()) {
+    if (p.key().rfind("features.", 0) == 0) p.value().set_requires_grad(false);
+  }
+  const auto frozen = train::parameter_groups(net, 0.1);
+  ASSERT_EQ(frozen.size(), 1u) << "a frozen backbone has nothing to train";
+  EXPECT_EQ(frozen[0].parameters.size(), 2u);
+}

@@ -5,9 +5,10 @@
 
 namespace deepl {
 
-/// Sets LibTorch's intra-op thread count (0 = all cores) and returns the count in effect.
+/// Sets LibTorch's intra-op thread count and returns the count in effect. 0 = this process's share
+/// of the cores: all of them, divided among `processes_per_machine` data-parallel ranks.
 /// LibTorch defaults to hardware_concurrency()/2 here, i.e. 1 thread on a 2-core machine.
-int configure_threads(int requested);
+int configure_threads(int requested, int processes_per_machine = 1);
 /// Seeds LibTorch's global generator (dropout, initialisation).
 void seed_everything(uint64_t seed);
 /// Mixes a seed with a stream number (epoch, rank, ...) into an independent 63-bit seed.

@@ -6,11 +6,14 @@
 #include <cstdint>
 #include <filesystem>
 
+#include "deepl/core/files.h"
+
 namespace deepl::data {
 
 struct IdxLimits {
-  /// Largest payload accepted, in bytes. A header asking for more is refused before any allocation.
-  uint64_t max_bytes = uint64_t{4} << 30;
+  /// Largest payload accepted, in bytes (raw, or inflated from gzip). A header asking for more is
+  /// refused before any allocation. Default: input_limits().max_decompressed_bytes.
+  uint64_t max_bytes = input_limits().max_decompressed_bytes;
 };
 
 /// Reads an IDX file (raw or gzip) into a tensor of the matching dtype (ubyte->uint8, sbyte->int8,

@@ -36,6 +36,7 @@ struct Batch {
   torch::Tensor inputs;   // float, [B, C, H, W], transformed and normalised
   torch::Tensor targets;  // int64, [B]
   torch::Tensor indices;  // int64, [B]: positions in the data set
+  int64_t global_examples = 0;  // examples in this batch across all ranks (B when not data-parallel)
 };
 
 /// A batch-level transform on float inputs in [0, 255] pixel units, before normalisation.
@@ -64,6 +65,7 @@ class BatchLoader {
 
   /// Draws the epoch's order (when shuffling) from (seed, epoch).
   void set_epoch(int64_t epoch);
+  /// Batches per epoch, the same on every rank (a rank's share of the last one may be short or empty).
   int64_t num_batches() const;
   /// Examples this rank sees per epoch.
   int64_t num_examples() const;
@@ -77,6 +79,7 @@ class BatchLoader {
 
  private:
   torch::Tensor normalise(torch::Tensor pixels) const;
+  int64_t local_batch_size() const;
 
   Dataset data_;
   torch::Tensor indices_;

@@ -8,6 +8,7 @@
 // dict needs (collections.OrderedDict, torch._utils._rebuild_tensor_v2 / _rebuild_parameter, the
 // storage types) and refuses anything else (e.g. os.system) with an error, never executing it.
 // Sizes are checked against the bytes present before any allocation.
+#include <ATen/core/ivalue.h>
 #include <torch/types.h>
 
 #include <cstdint>
@@ -15,16 +16,22 @@
 #include <map>
 #include <string>
 
+#include "deepl/core/files.h"
+
 namespace deepl::io {
 
 struct ReadLimits {
-  uint64_t max_file_bytes = uint64_t{8} << 30;  // larger files are refused before reading
+  uint64_t max_file_bytes = input_limits().max_file_bytes;  // larger files are refused before reading
 };
 
 /// The tensors of a state dict saved by Python's torch.save (zip or legacy format), by name.
 std::map<std::string, torch::Tensor> read_state_dict(const std::filesystem::path& path, const ReadLimits& limits = {});
 /// Same, from bytes already in memory; `origin` names them in errors.
 std::map<std::string, torch::Tensor> read_state_dict_bytes(const std::string& bytes, const std::string& origin);
+
+/// Any object a zip-format torch.save / torch::pickle_save file holds (dicts, lists, tuples, numbers,
+/// strings, tensors), read through the same restricted unpickler; dicts and lists come back generic.
+c10::IValue read_pickle_archive(const std::string& bytes, const std::string& origin);
 
 /// Writes tensors by name so that Python's torch.load returns a dict that load_state_dict accepts.
 void write_state_dict(const std::filesystem::path& path, const std::map<std::string, torch::Tensor>& tensors);

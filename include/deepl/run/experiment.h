@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "deepl/config/config.h"
+#include "deepl/dist/world.h"
 #include "deepl/eval/metrics.h"
 #include "deepl/train/trainer.h"
 
@@ -18,6 +19,9 @@ struct TrainOptions {
   bool quiet = false;
   std::optional<std::filesystem::path> resume;  // checkpoint to continue from
   std::optional<std::filesystem::path> run_dir;  // default: <output.dir>/<name>
+  /// This process's place in a data-parallel job (see dist::world_from_environment); rank 0 alone
+  /// writes the run folder.
+  dist::WorldInfo world;
 };
 
 struct TrainResult {
@@ -27,6 +31,11 @@ struct TrainResult {
   double wall_seconds = 0;
   int threads = 0;
   std::string stop_reason;
+  /// False on data-parallel ranks other than 0 (rank 0 alone evaluates `test` and writes reports),
+  /// and when a signal stopped the run.
+  bool evaluated = true;
+  /// SIGINT or SIGTERM when one stopped training (last.pt then holds the exact position), else 0.
+  int interrupted_by = 0;
 };
 
 /// Trains an experiment, then evaluates its best checkpoint on the test set and writes the reports.
@@ -52,8 +61,16 @@ void export_weights(const std::filesystem::path& checkpoint, const std::filesyst
 /// The layer table of the experiment's model (shapes, parameters, FLOPs).
 std::string model_summary(const config::Experiment& experiment);
 
-/// Writes the manifest: seed, threads, versions, git commit, host, times, status.
-void write_manifest(const std::filesystem::path& run_dir, const config::Experiment& experiment, int threads,
-                    const std::string& started, const std::string& status, double wall_seconds);
+/// What a run's manifest records besides the config.
+struct RunFacts {
+  std::string started;  // ISO 8601
+  int threads = 0;
+  dist::WorldInfo world;
+  nlohmann::json communication;  // data-parallel all-reduce figures (null for one process)
+};
+
+/// Writes the manifest: seed, threads, world size, versions, git commit, host, times, status.
+void write_manifest(const std::filesystem::path& run_dir, const config::Experiment& experiment, const RunFacts& facts,
+                    const std::string& status, double wall_seconds);
 
 }  // namespace deepl::run

@@ -19,6 +19,7 @@ class ProgressCallback : public Callback {
   void on_epoch_start(Trainer& trainer, int64_t epoch, int64_t batches) override;
   void on_batch_end(Trainer& trainer, const BatchProgress& progress) override;
   void on_epoch_end(Trainer& trainer, const EpochMetrics& metrics) override;
+  void on_interrupt(Trainer& trainer) override;
 
  private:
   bool quiet_;
@@ -49,6 +50,8 @@ class Checkpointer : public Callback {
   std::string name() const override { return "checkpointer"; }
   void on_epoch_end(Trainer& trainer, const EpochMetrics& metrics) override;
   void on_fit_end(Trainer& trainer) override;
+  /// Writes last.pt, mid-epoch position included, so --resume continues from the stopped step.
+  void on_interrupt(Trainer& trainer) override;
   nlohmann::json state() const override;
   void load_state(const nlohmann::json& state) override;
   /// Writes a checkpoint of the trainer's current state to `path`.

@@ -13,12 +13,27 @@
 
 namespace deepl::train {
 
-/// Builds the optimizer an `optimizer` config section describes, over `parameters`.
+/// Parameters that share a learning-rate multiplier.
+struct ParamGroup {
+  std::vector<torch::Tensor> parameters;
+  double lr_scale = 1.0;
+};
+
+/// The trainable parameters of `model` (requires_grad) in groups: the head first (scale 1), then,
+/// when `backbone_lr_scale` is not 1, those named under `backbone_prefix` (a pretrained VGG's
+/// "features.") with that scale. Empty groups are left out.
+std::vector<ParamGroup> parameter_groups(const torch::nn::Module& model, double backbone_lr_scale,
+                                         const std::string& backbone_prefix = "features.");
+/// Builds the optimizer an `optimizer` config section describes; group g's learning rate is
+/// section.lr x groups[g].lr_scale.
+std::shared_ptr<torch::optim::Optimizer> make_optimizer(const nlohmann::json& section,
+                                                        const std::vector<ParamGroup>& groups);
+/// The same over one group of parameters.
 std::shared_ptr<torch::optim::Optimizer> make_optimizer(const nlohmann::json& section,
                                                         std::vector<torch::Tensor> parameters);
-/// Sets the learning rate of every parameter group.
-void set_learning_rate(torch::optim::Optimizer& optimizer, double lr);
-/// The learning rate of the first parameter group.
+/// Sets group g's learning rate to lr x scales[g] (every scale 1 when `scales` is empty).
+void set_learning_rate(torch::optim::Optimizer& optimizer, double lr, const std::vector<double>& scales = {});
+/// The learning rate of the first parameter group (the head's).
 double learning_rate(const torch::optim::Optimizer& optimizer);
 
 /// Per-epoch learning-rate schedule: none, step, cosine (to min_lr over the run), plateau.

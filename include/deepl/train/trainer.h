@@ -4,6 +4,7 @@
 // Progress, metrics files, checkpoints and early stopping are callbacks (see callbacks.h).
 #include <torch/optim/optimizer.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -38,7 +39,7 @@ struct EpochMetrics {
 /// What a callback sees after each training batch.
 struct BatchProgress {
   int64_t epoch = 0, batch = 0, batches = 0;  // batch is 1-based
-  int64_t examples = 0;                        // examples seen this epoch
+  int64_t examples = 0;                        // examples seen this epoch (this rank's x world size)
   double mean_loss = 0, accuracy = 0;          // running over the epoch; refreshed every few batches
   double seconds = 0;                          // since the epoch started
 };
@@ -55,15 +56,28 @@ class Callback {
   virtual void on_batch_end(Trainer&, const BatchProgress&) {}
   virtual void on_epoch_end(Trainer&, const EpochMetrics&) {}
   virtual void on_fit_end(Trainer&) {}
+  /// The loop stopped mid-epoch on a signal, after finishing a step (see TrainerOptions::stop_signal).
+  virtual void on_interrupt(Trainer&) {}
   virtual nlohmann::json state() const { return nullptr; }
   virtual void load_state(const nlohmann::json&) {}
 };
 
-/// Combines gradients across data-parallel replicas (all-reduce + average); called after backward.
-class GradientReducer {
+/// The data-parallel group a Trainer belongs to (implemented over c10d in deepl/dist). Every rank
+/// runs the same loop on its shard of each global batch; the trainer calls these at the same points
+/// on every rank, so they may be collectives.
+class Replicas {
  public:
-  virtual ~GradientReducer() = default;
-  virtual void reduce(const std::vector<torch::Tensor>& parameters) = 0;
+  virtual ~Replicas() = default;
+  virtual int rank() const = 0;
+  virtual int world_size() const = 0;
+  /// Sums every parameter's gradient across ranks, in place (an undefined gradient counts as zeros).
+  /// Each rank's loss is already divided by the global batch size, so the sum is the global mean.
+  /// Also a vote: returns true on every rank when any rank passed `stop`, so all stop at the same step.
+  virtual bool reduce_gradients(const std::vector<torch::Tensor>& parameters, bool stop) = 0;
+  /// Sums each tensor across ranks, in place.
+  virtual void sum(std::vector<torch::Tensor>& tensors) = 0;
+  /// Overwrites each tensor with rank 0's values.
+  virtual void broadcast(std::vector<torch::Tensor>& tensors) = 0;
 };
 
 struct TrainerOptions {
@@ -73,6 +87,11 @@ struct TrainerOptions {
   int64_t num_classes = 10;
   int64_t refresh_every = 10;  // batches between reads of the running loss (a sync point)
   Precision precision;
+  /// Polled after every step: a non-zero signal number stops the loop there; the state then
+  /// records the position in the epoch, so a checkpoint of it resumes exactly (see signals.h).
+  std::function<int()> stop_signal;
+  /// Per optimizer parameter group, its multiple of the scheduled learning rate (empty: all 1).
+  std::vector<double> lr_scales;
 };
 
 class Trainer {
@@ -81,7 +100,9 @@ class Trainer {
           std::shared_ptr<LrScheduler> scheduler, TrainerOptions options);
 
   void add_callback(std::shared_ptr<Callback> callback);
-  void set_gradient_reducer(std::shared_ptr<GradientReducer> reducer);
+  /// Makes this trainer one replica of a data-parallel group: fit() starts from rank 0's weights,
+  /// gradients and epoch metrics are combined across ranks, validation runs on each rank's shard.
+  void set_replicas(std::shared_ptr<Replicas> replicas);
 
   /// Trains from epoch completed_epochs()+1 to options.epochs (or until a callback stops it),
   /// evaluating on `val` after each epoch when given. Throws on a non-finite loss.
@@ -97,24 +118,41 @@ class Trainer {
   const std::vector<EpochMetrics>& history() const { return history_; }
   int64_t completed_epochs() const { return static_cast<int64_t>(history_.size()); }
   const std::string& stop_reason() const { return stop_reason_; }
+  /// The signal that stopped fit() before its last epoch, or 0.
+  int interrupted_by() const { return interrupted_by_; }
 
-  /// Loop state for checkpoints: history and every named callback's state.
+  /// Loop state for checkpoints: history, every named callback's state and, after an interrupt,
+  /// the position in the unfinished epoch with its running totals (summed over ranks).
   nlohmann::json state() const;
   void load_state(const nlohmann::json& state);
 
  private:
+  // Where an interrupted epoch stopped: batches done and the running totals so far.
+  struct EpochPosition {
+    int64_t epoch = 0, batches_done = 0, correct = 0, seen = 0;
+    double loss_total = 0;
+    double seconds = 0;
+  };
+
   EpochMetrics train_epoch(data::BatchLoader& train, int64_t epoch);
+  bool stop_requested_by_signal();
+  bool stop_between_epochs();
+  void sum_position_over_ranks();
+  eval::Metrics validate(const data::BatchLoader& val);
+  void start_from_rank0_weights();
 
   std::shared_ptr<models::NetworkImpl> model_;
   std::shared_ptr<torch::optim::Optimizer> optimizer_;
   std::shared_ptr<LrScheduler> scheduler_;
   TrainerOptions options_;
   std::vector<std::shared_ptr<Callback>> callbacks_;
-  std::shared_ptr<GradientReducer> reducer_;
+  std::shared_ptr<Replicas> replicas_;
   std::vector<torch::Tensor> parameters_;
   std::vector<EpochMetrics> history_;
   bool stop_requested_ = false;
   std::string stop_reason_;
+  int interrupted_by_ = 0;
+  std::optional<EpochPosition> position_;  // set while an interrupted epoch is pending
 };
 
 }  // namespace deepl::train

@@ -1,0 +1,24 @@
+#pragma once
+// `deepl train --nproc K`: a one-machine stand-in for torchrun.
+#include <chrono>
+#include <string>
+#include <vector>
+
+namespace deepl::dist {
+
+struct LaunchOptions {
+  int nproc = 2;
+  /// After one rank fails, how long the others get to exit on SIGTERM before SIGKILL.
+  std::chrono::milliseconds grace = std::chrono::seconds(10);
+};
+
+/// Runs `program args...` as ranks 0..nproc-1 of one job on 127.0.0.1 (RANK, WORLD_SIZE, LOCAL_RANK,
+/// LOCAL_WORLD_SIZE, MASTER_ADDR, MASTER_PORT set as torchrun sets them, on a free port), forwards
+/// SIGINT/SIGTERM to them and waits. If a rank fails the others are stopped and its exit status is
+/// returned (128 + signal for a signal); 0 when every rank succeeded.
+int launch_local(const std::string& program, const std::vector<std::string>& args, const LaunchOptions& options);
+
+/// This executable's path (for re-running it as the ranks).
+std::string current_executable();
+
+}  // namespace deepl::dist
