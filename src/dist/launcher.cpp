@@ -43,6 +43,9 @@ int free_loopback_port() {
 [[noreturn]] void exec_rank(const std::string& program, const std::vector<std::string>& args, int rank, int nproc,
                             int port) {
   ::prctl(PR_SET_PDEATHSIG, SIGTERM);  // a rank must not outlive its launcher
+  // Its own process group: a terminal's Ctrl-C reaches the launcher alone, which forwards it once
+  // (a rank's second SIGINT would skip the graceful stop).
+  ::setpgid(0, 0);
   const std::string r = std::to_string(rank), n = std::to_string(nproc), p = std::to_string(port);
   ::setenv("RANK", r.c_str(), 1);
   ::setenv("LOCAL_RANK", r.c_str(), 1);

@@ -224,6 +224,13 @@ json communication_summary(const dist::GlooReplicas* replicas) {
           {"mean_allreduce_ms", 1000.0 * s.seconds / static_cast<double>(s.steps)}};
 }
 
+void say_how_to_resume(const fs::path& run_dir, int signal, int64_t completed_epochs) {
+  const fs::path last = run_dir / "checkpoints" / "last.pt";
+  spdlog::warn("stopped by {} after {} complete epoch(s); {} holds the exact position. Resume with: deepl train "
+               "--config {} --resume {}",
+               signal_name(signal), completed_epochs, last.string(), (run_dir / "config.json").string(), last.string());
+}
+
 // Runs `make` on rank 0 first and on the others after it, so work that fills a shared cache runs once.
 template <typename F>
 auto rank0_first(dist::GlooReplicas* replicas, F make) {
@@ -331,10 +338,7 @@ TrainResult train_experiment(const config::Experiment& exp, const TrainOptions& 
     result.wall_seconds = seconds_since(start);
     if (lead) {
       write_manifest(result.run_dir, exp, facts, "interrupted", result.wall_seconds);
-      spdlog::warn("stopped by {} after {} complete epoch(s); {} holds the exact position. Resume with: deepl train "
-                   "--config {} --resume {}",
-                   signal_name(result.interrupted_by), trainer.completed_epochs(), (ckpt_dir / "last.pt").string(),
-                   (result.run_dir / "config.json").string(), (ckpt_dir / "last.pt").string());
+      say_how_to_resume(result.run_dir, result.interrupted_by, trainer.completed_epochs());
     }
     return result;
   }

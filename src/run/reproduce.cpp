@@ -11,6 +11,7 @@
 #include "deepl/core/files.h"
 #include "deepl/core/json_util.h"
 #include "deepl/core/runtime.h"
+#include "deepl/core/signals.h"
 #include "deepl/run/data_views.h"
 #include "deepl/run/experiment.h"
 
@@ -25,7 +26,7 @@ std::optional<double> optional_number(const json& j) {
   return j.is_null() ? std::nullopt : std::optional<double>(j.get<double>());
 }
 
-std::string percent(const std::optional<double>& v) { return v ? fmt::format("{:.4f}", *v) : "-"; }
+std::string fraction_text(const std::optional<double>& v) { return v ? fmt::format("{:.4f}", *v) : "-"; }
 
 ExperimentOutcome run_one(const fs::path& config_path, const ReproduceOptions& options) {
   ExperimentOutcome row;
@@ -48,6 +49,11 @@ ExperimentOutcome run_one(const fs::path& config_path, const ReproduceOptions& o
     train.quiet = options.quiet;
     train.run_dir = options.out_dir / exp.name;
     const TrainResult result = train_experiment(exp, train);
+    if (result.interrupted_by != 0) {
+      row.status = fmt::format("interrupted by {} (resume from {})", signal_name(result.interrupted_by),
+                               (result.run_dir / "checkpoints/last.pt").string());
+      return row;
+    }
     row.accuracy = result.test.accuracy;
     row.epochs = static_cast<int64_t>(result.history.size());
     row.seconds = result.wall_seconds;
@@ -88,7 +94,7 @@ std::string summary_markdown(const std::string& title, const std::vector<Experim
   out += "| experiment | published | target | deepl test accuracy | epochs | train time | status |\n";
   out += "|---|---|---|---|---|---|---|\n";
   for (const auto& r : rows) {
-    out += fmt::format("| {} | {} | {} | {} | {} | {:.0f} s | {} |\n", r.name, percent(r.published), percent(r.target),
+    out += fmt::format("| {} | {} | {} | {} | {} | {:.0f} s | {} |\n", r.name, fraction_text(r.published), fraction_text(r.target),
                        r.status.rfind("failed", 0) == 0 || r.status.rfind("skipped", 0) == 0 ? "-" : fmt::format("{:.4f}", r.accuracy),
                        r.epochs, r.seconds, r.status);
   }
@@ -120,6 +126,7 @@ std::vector<ExperimentOutcome> reproduce(const std::vector<fs::path>& configs, c
     const int threads = configure_threads(options.threads >= 0 ? options.threads : 0);
     write_file_atomic(options.out_dir / "summary.md", summary_markdown(title, rows, threads));
     write_json_file(options.out_dir / "summary.json", summary_json(title, rows, threads));
+    if (stop_signal() != 0) break;  // Ctrl-C stops the whole reproduction, not just one run
   }
   return rows;
 }

@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "../test_util.h"
+#include "cli_util.h"
 #include "deepl/core/files.h"
 #include "deepl/core/json_util.h"
 #include "deepl/train/checkpoint.h"
@@ -110,17 +111,7 @@ TEST_F(Cli, ResumeReachesTheSameWeightsAsAnUninterruptedRun) {
   ASSERT_EQ(a.model.size(), b.model.size());
   for (const auto& [name, t] : a.model) EXPECT_TRUE(torch::equal(t, b.model.at(name))) << name;
   // The resumed run's history holds both epochs, with the same numbers (timings aside).
-  auto history = [&](const std::string& run) {
-    std::istringstream in(read_file(dir_ / ("runs/" + run + "/metrics.jsonl")));
-    std::vector<json> rows;
-    for (std::string line; std::getline(in, line);) {
-      json row = json::parse(line);
-      row.erase("seconds");
-      row.erase("examples_per_second");
-      rows.push_back(row);
-    }
-    return rows;
-  };
+  auto history = [&](const std::string& run) { return deepl::testing::history_without_timings(dir_ / "runs" / run); };
   EXPECT_EQ(history("full"), history("part"));
   EXPECT_EQ(history("full").size(), 2u);
   const json ma = read_json_file(dir_ / "runs/full/metrics.json"), mb = read_json_file(dir_ / "runs/part/metrics.json");

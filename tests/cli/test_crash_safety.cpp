@@ -1,10 +1,7 @@
 // Crash safety of `deepl train`: SIGKILL at random moments never leaves a torn file and the run
 // resumes to the uninterrupted result; SIGINT/SIGTERM stop gracefully with an exact-resume last.pt.
 #include <gtest/gtest.h>
-#include <fcntl.h>
 #include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <random>
@@ -12,36 +9,24 @@
 #include <thread>
 
 #include "../test_util.h"
+#include "cli_util.h"
 #include "deepl/core/files.h"
 #include "deepl/core/json_util.h"
 #include "deepl/train/checkpoint.h"
 
 using namespace deepl;
+using deepl::testing::history_without_timings;
 using deepl::testing::TempDir;
+using deepl::testing::wait_status;
 using nlohmann::json;
 namespace fs = std::filesystem;
 
 namespace {
 
 pid_t spawn_train(const std::vector<std::string>& args, const fs::path& log) {
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    ::dup2(fd, 1);
-    ::dup2(fd, 2);
-    std::vector<char*> argv = {const_cast<char*>(DEEPL_BIN), const_cast<char*>("train")};
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    ::execv(DEEPL_BIN, argv.data());
-    std::_Exit(127);
-  }
-  return pid;
-}
-
-int wait_status(pid_t pid) {
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  std::vector<std::string> all = {"train"};
+  all.insert(all.end(), args.begin(), args.end());
+  return deepl::testing::spawn_deepl(all, {}, log);
 }
 
 bool ends_with(const std::string& s, const std::string& tail) {
@@ -92,18 +77,6 @@ bool wait_for_temp_file(const fs::path& dir, std::chrono::milliseconds timeout) 
     std::this_thread::sleep_for(std::chrono::microseconds(200));
   }
   return false;
-}
-
-std::vector<json> history_without_timings(const fs::path& run_dir) {
-  std::istringstream in(read_file(run_dir / "metrics.jsonl"));
-  std::vector<json> rows;
-  for (std::string line; std::getline(in, line);) {
-    json row = json::parse(line);
-    row.erase("seconds");
-    row.erase("examples_per_second");
-    rows.push_back(row);
-  }
-  return rows;
 }
 
 void expect_same_weights(const fs::path& a, const fs::path& b) {

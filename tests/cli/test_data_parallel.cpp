@@ -3,11 +3,9 @@
 // hangs must stop the others with a clear error.
 #include <gtest/gtest.h>
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -18,12 +16,16 @@
 #include <thread>
 
 #include "../test_util.h"
+#include "cli_util.h"
 #include "deepl/core/files.h"
 #include "deepl/core/json_util.h"
 #include "deepl/train/checkpoint.h"
 
 using namespace deepl;
+using deepl::testing::history_without_timings;
+using deepl::testing::spawn_deepl;
 using deepl::testing::TempDir;
+using deepl::testing::wait_exit;
 using nlohmann::json;
 namespace fs = std::filesystem;
 using std::chrono::seconds;
@@ -44,37 +46,6 @@ int free_port() {
   ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
   ::close(fd);
   return ntohs(addr.sin_port);
-}
-
-// Starts `deepl args...` with extra environment variables, its output going to `log`.
-pid_t spawn_deepl(const std::vector<std::string>& args, const std::map<std::string, std::string>& env,
-                  const fs::path& log) {
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    ::dup2(fd, 1);
-    ::dup2(fd, 2);
-    for (const auto& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
-    std::vector<char*> argv = {const_cast<char*>(DEEPL_BIN)};
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    ::execv(DEEPL_BIN, argv.data());
-    std::_Exit(127);
-  }
-  return pid;
-}
-
-// The exit status (128 + signal when killed) once the process ends, or nullopt at the deadline.
-std::optional<int> wait_exit(pid_t pid, seconds deadline) {
-  const auto end = std::chrono::steady_clock::now() + deadline;
-  while (std::chrono::steady_clock::now() < end) {
-    int status = 0;
-    if (::waitpid(pid, &status, WNOHANG) == pid) {
-      return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return std::nullopt;
 }
 
 bool wait_for_file(const fs::path& path, seconds deadline) {
@@ -103,26 +74,19 @@ double max_abs_difference(const fs::path& a, const fs::path& b) {
   return worst;
 }
 
-std::vector<json> history(const fs::path& run_dir) {
-  std::istringstream in(read_file(run_dir / "metrics.jsonl"));
-  std::vector<json> rows;
-  for (std::string line; std::getline(in, line);) rows.push_back(json::parse(line));
-  return rows;
-}
-
 class DataParallel : public ::testing::Test {
  protected:
   void SetUp() override { deepl::testing::write_synthetic_dataset(dir_.path(), "mnist", 600, 200); }
 
   // A small conv net, plain SGD with momentum, global batch 64 over 480 training examples: 7 full
   // batches and a tail of 32 per epoch. No dropout or batch norm, whose per-rank behaviour differs.
-  fs::path write_config(const std::string& name, int epochs, double timeout_seconds = 60) {
+  fs::path write_config(const std::string& name, int epochs, double timeout_seconds = 60, int batch_size = 64) {
     const json cfg = {
         {"name", name},
         {"seed", 5},
         {"threads", 1},
         {"data", {{"dataset", "mnist"}, {"root", dir_.path().string()}, {"val_fraction", 0.2},
-                  {"batch_size", 64}, {"eval_batch_size", 64}}},
+                  {"batch_size", batch_size}, {"eval_batch_size", 64}}},
         {"model", {{"type", "cnn"}, {"blocks", {{{"convs", {{{"out_channels", 8}, {"kernel_size", 3}}}}, {"pool", 2}}}}}},
         {"optimizer", {{"type", "sgd"}, {"lr", 0.05}, {"momentum", 0.9}}},
         {"train", {{"epochs", epochs}}},
@@ -153,7 +117,7 @@ TEST_F(DataParallel, TwoRanksReachTheSingleProcessWeights) {
   const double difference = max_abs_difference(dir_ / "single/checkpoints/last.pt", dir_ / "pair/checkpoints/last.pt");
   EXPECT_LE(difference, 1e-5);
   std::printf("max abs weight difference, 1 process vs 2 ranks after 16 steps: %.3g\n", difference);
-  const auto a = history(dir_ / "single"), b = history(dir_ / "pair");
+  const auto a = history_without_timings(dir_ / "single"), b = history_without_timings(dir_ / "pair");
   ASSERT_EQ(a.size(), 2u);
   ASSERT_EQ(b.size(), 2u);
   for (size_t e = 0; e < a.size(); ++e) {
@@ -185,7 +149,7 @@ TEST_F(DataParallel, ResumingWithAnotherWorldSizeContinuesTheSameRun) {
   const auto resumed = run("train --quiet --config " + config + " --nproc 2 --out " + (dir_ / "mixed").string() +
                            " --resume " + (dir_ / "mixed/checkpoints/last.pt").string());
   ASSERT_EQ(resumed.code, 0) << resumed.output;
-  EXPECT_EQ(history(dir_ / "mixed").size(), 2u);
+  EXPECT_EQ(history_without_timings(dir_ / "mixed").size(), 2u);
   EXPECT_LE(max_abs_difference(dir_ / "pair/checkpoints/last.pt", dir_ / "mixed/checkpoints/last.pt"), 1e-5);
 }
 
@@ -257,5 +221,30 @@ TEST_F(DataParallel, LauncherFailsAsAWholeAndTheRunResumes) {
   const auto resumed = run(fmt::format("train --quiet --config {} --nproc 2 --set train.epochs={} --resume {}", config,
                                        done + 1, (run_dir("long") / "checkpoints/last.pt").string()));
   ASSERT_EQ(resumed.code, 0) << resumed.output;
-  EXPECT_EQ(static_cast<int64_t>(history(run_dir("long")).size()), done + 1);
+  EXPECT_EQ(static_cast<int64_t>(history_without_timings(run_dir("long")).size()), done + 1);
+}
+
+TEST_F(DataParallel, SigintStopsEveryRankAtTheSameStepAndTheRunResumesExactly) {
+  // Batches of 8: 60 steps per epoch, so the signal lands inside an epoch.
+  const auto config = write_config("stop", 12, 60, 8).string();
+  ASSERT_EQ(run("train --quiet --config " + config + " --nproc 2 --out " + (dir_ / "whole").string()).code, 0);
+  const fs::path log = dir_ / "stopped.log";
+  const pid_t launcher =
+      spawn_deepl({"train", "--config", config, "--nproc", "2", "--out", (dir_ / "stopped").string()}, {}, log);
+  ASSERT_TRUE(wait_for_file(dir_ / "stopped/metrics.jsonl", seconds(60))) << read_file(log);
+  std::this_thread::sleep_for(std::chrono::milliseconds(30));
+  ::kill(launcher, SIGINT);
+  const auto code = wait_exit(launcher, seconds(60));
+  ASSERT_TRUE(code.has_value()) << read_file(log);
+  EXPECT_EQ(*code, 130) << read_file(log);
+  EXPECT_EQ(read_json_file(dir_ / "stopped/manifest.json")["status"], "interrupted");
+  EXPECT_NE(read_file(log).find("Resume with: deepl train"), std::string::npos) << read_file(log);
+  const json position = train::read_checkpoint(dir_ / "stopped/checkpoints/last.pt").meta["trainer"]["epoch_position"];
+  std::printf("stopped %s\n", position.is_null() ? "between epochs" : position.dump().c_str());
+
+  const auto resumed = run("train --quiet --config " + config + " --nproc 2 --out " + (dir_ / "stopped").string() +
+                           " --resume " + (dir_ / "stopped/checkpoints/last.pt").string());
+  ASSERT_EQ(resumed.code, 0) << resumed.output;
+  EXPECT_EQ(history_without_timings(dir_ / "whole"), history_without_timings(dir_ / "stopped"));
+  EXPECT_EQ(max_abs_difference(dir_ / "whole/checkpoints/last.pt", dir_ / "stopped/checkpoints/last.pt"), 0.0);
 }
