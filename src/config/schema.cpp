@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <cmath>
+
 #include "deepl/core/error.h"
 #include "deepl/core/json_util.h"
 
@@ -58,8 +60,9 @@ void check_range(const std::string& pointer, const Field& f, double x) {
 bool is_integer(const json& v) {
   if (v.is_number_integer() || v.is_number_unsigned()) return true;
   if (v.is_number_float()) {
+    // Within int64 before the cast (a cast out of range is undefined; found by fuzz_config).
     const double d = v.get<double>();
-    return d == static_cast<double>(static_cast<long long>(d));
+    return std::isfinite(d) && std::fabs(d) < 9.0e18 && d == std::trunc(d);
   }
   return false;
 }

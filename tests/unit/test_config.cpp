@@ -41,6 +41,9 @@ TEST(Config, WrongTypesAndRangesNamedByPointer) {
   raw["train"] = {{"epochs", "ten"}};
   EXPECT_EQ(config_error(raw), "/train/epochs: expected integer, got string \"ten\"");
   raw = minimal();
+  raw["data"] = {{"random_crop", 8.9e31}};  // beyond int64: found by fuzz_config as undefined behaviour
+  EXPECT_EQ(config_error(raw).rfind("/data/random_crop: expected integer", 0), 0u) << config_error(raw);
+  raw = minimal();
   raw["data"] = {{"val_fraction", 1.5}};
   EXPECT_EQ(config_error(raw), "/data/val_fraction: 1.5 is out of range [0, 0.9]");
   raw = minimal();
