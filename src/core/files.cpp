@@ -87,13 +87,17 @@ const InputLimits& input_limits() { return limits_storage(); }
 
 void set_input_limits(const InputLimits& limits) { limits_storage() = limits; }
 
-std::string read_file(const std::filesystem::path& path) {
-  std::error_code ec;
-  const auto size = std::filesystem::file_size(path, ec);
-  if (!ec && size > input_limits().max_file_bytes) {
+void check_input_size(const std::filesystem::path& path, uint64_t size) {
+  if (size > input_limits().max_file_bytes) {
     throw_data(fmt::format("{}: {} bytes, over the {}-byte input limit (raise it with DEEPL_MAX_FILE_MB)",
                            path.string(), size, input_limits().max_file_bytes));
   }
+}
+
+std::string read_file(const std::filesystem::path& path) {
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(path, ec);
+  if (!ec) check_input_size(path, size);
   std::ifstream in(path, std::ios::binary);
   if (!in) throw_data(path.string() + ": cannot open: " + std::strerror(errno));
   std::ostringstream out;

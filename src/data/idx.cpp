@@ -102,10 +102,7 @@ torch::Tensor read_idx(const std::filesystem::path& path, const IdxLimits& limit
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec)) throw_data(name + ": no such file");
   const uint64_t file_size = std::filesystem::file_size(path, ec);
-  if (file_size > input_limits().max_file_bytes) {
-    throw_data(fmt::format("{}: {} bytes, over the {}-byte input limit (raise it with DEEPL_MAX_FILE_MB)", name,
-                           file_size, input_limits().max_file_bytes));
-  }
+  check_input_size(path, file_size);
   Reader reader(path);
 
   uint8_t magic[4];

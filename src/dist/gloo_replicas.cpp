@@ -56,6 +56,14 @@ struct GlooReplicas::State {
     }
   }
 
+  // Runs a one-tensor collective on `t` (through a contiguous copy when Gloo needs one) and waits.
+  template <typename Collective>
+  void in_place(const char* what, torch::Tensor& t, Collective collective) const {
+    std::vector<torch::Tensor> one = {t.contiguous()};
+    wait(what, collective(one));
+    if (!one[0].is_same(t)) t.copy_(one[0]);
+  }
+
   void plan_buckets(const std::vector<torch::Tensor>& parameters) {
     buckets.clear();
     parameter_count = parameters.size();
@@ -152,20 +160,12 @@ bool GlooReplicas::reduce_gradients(const std::vector<torch::Tensor>& parameters
 }
 
 void GlooReplicas::sum(std::vector<torch::Tensor>& tensors) {
-  for (auto& t : tensors) {
-    std::vector<torch::Tensor> one = {t.contiguous()};
-    state_->wait("all-reduce", state_->group->allreduce(one));
-    if (!one[0].is_same(t)) t.copy_(one[0]);
-  }
+  for (auto& t : tensors) state_->in_place("all-reduce", t, [&](auto& one) { return state_->group->allreduce(one); });
 }
 
 void GlooReplicas::broadcast(std::vector<torch::Tensor>& tensors) {
   torch::NoGradGuard no_grad;
-  for (auto& t : tensors) {
-    std::vector<torch::Tensor> one = {t.contiguous()};
-    state_->wait("broadcast", state_->group->broadcast(one));
-    if (!one[0].is_same(t)) t.copy_(one[0]);
-  }
+  for (auto& t : tensors) state_->in_place("broadcast", t, [&](auto& one) { return state_->group->broadcast(one); });
 }
 
 void GlooReplicas::barrier() { state_->wait("barrier", state_->group->barrier()); }

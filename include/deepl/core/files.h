@@ -22,6 +22,8 @@ void set_input_limits(const InputLimits& limits);
 
 /// Writes bytes to path atomically (temp file + fsync + rename); creates parent folders.
 void write_file_atomic(const std::filesystem::path& path, std::string_view bytes);
+/// Throws a data error naming `path` when `size` (its size in bytes) is over max_file_bytes.
+void check_input_size(const std::filesystem::path& path, uint64_t size);
 /// Reads a whole file; throws a data error naming the file when it cannot be read or is larger
 /// than input_limits().max_file_bytes.
 std::string read_file(const std::filesystem::path& path);
