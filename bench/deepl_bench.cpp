@@ -6,9 +6,11 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <sys/resource.h>
+#include <torch/csrc/autograd/profiler_legacy.h>
 #include <torch/torch.h>
 
 #include <chrono>
+#include <optional>
 #include <nlohmann/json.hpp>
 
 #include "deepl/config/config.h"
@@ -101,6 +103,23 @@ json measure_vgg(int64_t size, int64_t batch, const deepl::train::Precision& pre
   return out;
 }
 
+// Forward FLOPs plus backward from the first layer with trainable parameters on (input and
+// weight gradients, 2x that layer's forward): a frozen backbone only runs forward.
+int64_t training_flops(deepl::models::NetworkImpl& net, const deepl::models::ModelSummary& summary) {
+  const auto trainable = [&](const std::string& layer) {
+    for (const auto& p : net.named_parameters())
+      if (p.value().requires_grad() && p.key().rfind(layer + ".", 0) == 0) return true;
+    return false;
+  };
+  int64_t flops = summary.flops;
+  bool backward = false;
+  for (const auto& layer : summary.layers) {
+    backward = backward || trainable(layer.name);
+    if (backward) flops += 2 * layer.flops;
+  }
+  return flops;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -110,6 +129,8 @@ int main(int argc, char** argv) {
   int64_t steps = 200, warmup = 20, eval_examples = 10000, train_examples = 0, batch = 0;
   bool channels_last = false, peak = false;
   int64_t vgg_size = 0;
+  std::string profile_path;
+  std::vector<std::string> overrides;
   app.add_option("--config", config_path, "experiment config");
   app.add_option("--threads", threads, "intra-op threads");
   app.add_option("--steps", steps, "timed training steps");
@@ -121,6 +142,8 @@ int main(int argc, char** argv) {
   app.add_flag("--channels-last", channels_last, "channels-last layout");
   app.add_flag("--peak", peak, "measure the dense GEMM / convolution rate instead");
   app.add_option("--vgg", vgg_size, "measure VGG16 images/s at this input size instead (batch: --batch, default 16)");
+  app.add_option("--set", overrides, "override a config key, as in deepl train (repeatable)");
+  app.add_option("--profile", profile_path, "write LibTorch profiler traces (chrome://tracing) of the timed training steps (FILE) and evaluation (FILE.eval)");
   CLI11_PARSE(app, argc, argv);
   deepl::configure_threads(threads);
   if (peak) {
@@ -136,7 +159,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   using namespace deepl;
-  const auto exp = config::load_experiment(config_path);
+  const auto exp = config::load_experiment(config_path, overrides);
   const json& d = exp.json["data"];
   if (batch <= 0) batch = d["batch_size"];
   seed_everything(0);
@@ -144,7 +167,7 @@ int main(int argc, char** argv) {
   data::LoaderOptions lo;
   lo.batch_size = batch;
   lo.shuffle = true;
-  lo.normalization = data::compute_normalization(dataset);
+  if (d["normalize"] != "none") lo.normalization = data::compute_normalization(dataset);
   const auto shape = dataset.image_shape();
   const models::InputSpec spec{shape[0], shape[1], shape[2], dataset.num_classes()};
   auto model = models::build_model(exp.json["model"], spec);
@@ -164,7 +187,10 @@ int main(int argc, char** argv) {
     return std::make_pair(seconds_since(t), loader.num_examples());
   };
   fit_on(warmup * batch);
+  std::optional<torch::autograd::profiler::RecordProfile> profiler;
+  if (!profile_path.empty()) profiler.emplace(profile_path);
   const auto [train_seconds, trained] = fit_on(train_examples > 0 ? train_examples : steps * batch);
+  profiler.reset();
 
   BatchLoader pipeline(dataset, torch::arange(std::min(steps * batch, dataset.size()), torch::kInt64), lo);
   auto t = std::chrono::steady_clock::now();
@@ -175,11 +201,14 @@ int main(int argc, char** argv) {
   eo.batch_size = d["eval_batch_size"];
   eo.shuffle = false;
   const BatchLoader eval_loader(dataset, torch::arange(std::min(eval_examples, dataset.size()), torch::kInt64), eo);
+  if (!profile_path.empty()) profiler.emplace(profile_path + ".eval");
   t = std::chrono::steady_clock::now();
   eval::evaluate(*model, to.task, eval_loader, dataset.num_classes(), prec);
   const double eval_seconds = seconds_since(t);
+  profiler.reset();
 
   const auto summary = models::summarize(*model, shape);
+  const int64_t train_flops = training_flops(*model, summary);
   const double train_rate = static_cast<double>(trained) / train_seconds;
   const double epoch_examples = static_cast<double>(dataset.size()) * (1.0 - d["val_fraction"].get<double>());
   const json result = {
@@ -193,8 +222,8 @@ int main(int argc, char** argv) {
       {"epoch_seconds", train_examples > 0 ? train_seconds : epoch_examples / train_rate},
       {"data_fraction", data_seconds / train_seconds},
       {"peak_rss_mb", peak_rss_mb()},
-      {"train_flops_per_example", 3 * summary.flops},
-      {"train_gflops_per_s", 3.0 * static_cast<double>(summary.flops) * train_rate / 1e9},
+      {"train_flops_per_example", train_flops},
+      {"train_gflops_per_s", static_cast<double>(train_flops) * train_rate / 1e9},
   };
   fmt::print("{}\n", result.dump());
   return 0;

@@ -1,9 +1,12 @@
 #!/usr/bin/python3
 """Python PyTorch reference for deepl's benchmark: the same model, batch size, optimizer, data and
-thread count as deepl_bench, written the way the notebooks do it (whole data set in memory, a
-per-batch gather and normalise, per-batch .item() in evaluation).
+thread count as deepl_bench. Training keeps the whole data set in memory with a per-batch gather
+and normalise (the fastest plain-PyTorch way). Evaluation is timed twice: the notebooks' loop
+(a torchvision-style Dataset turning each image into a PIL image, ToTensor and Normalize, batched
+by a DataLoader, `.item()` per batch) and the same in-memory gather as training.
 
     /usr/bin/python3 bench/reference.py --config experiments/cnn_mnist.json --threads 2 --steps 200
+    /usr/bin/python3 bench/reference.py --config experiments/fashion_vgg16.json --set model.freeze=0 --steps 8
 
 Prints one JSON line with the same fields as `deepl_bench --json`.
 """
@@ -17,7 +20,9 @@ import time
 
 import numpy as np
 import torch
+from PIL import Image
 from torch import nn
+from torch.utils.data import DataLoader, Dataset
 
 FILES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte")}
 
@@ -38,8 +43,60 @@ def activation(name):
     return {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "gelu": nn.GELU}[name]()
 
 
+def apply_override(cfg, assignment):
+    """deepl's --set key.path=value: the value is JSON when it parses, else a string."""
+    path, value = assignment.split("=", 1)
+    try:
+        value = json.loads(value)
+    except ValueError:
+        pass
+    *parents, last = path.split(".")
+    node = cfg
+    for key in parents:
+        node = node.setdefault(key, {})
+    node[last] = value
+
+
+class InputAdapter(nn.Module):
+    """deepl's VGG input adapter: 1 -> 3 channels, bilinear resize, ImageNet mean/std."""
+
+    def __init__(self, size):
+        super().__init__()
+        self.size = size
+        self.register_buffer("mean", torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1), persistent=False)
+
+    def forward(self, x):
+        x = x.expand(-1, 3, -1, -1)
+        if x.shape[-1] != self.size:
+            x = nn.functional.interpolate(x, size=(self.size, self.size), mode="bilinear", align_corners=False)
+        return (x - self.mean.to(x.dtype)) / self.std.to(x.dtype)
+
+
+def build_vgg(model, classes):
+    """torchvision's VGG (random weights: speed does not depend on them) with deepl's new head."""
+    import torchvision
+    net = getattr(torchvision.models, f"vgg{model.get('depth', 16)}" + ("_bn" if model.get("batch_norm") else ""))()
+    head, width, p = [], 512 * 7 * 7, model.get("dropout", 0.5)
+    for units in model.get("hidden", [4096, 4096]):
+        head += [nn.Linear(width, units), nn.ReLU(True), nn.Dropout(p)]
+        width = units
+    net.classifier = nn.Sequential(*head, nn.Linear(width, classes))
+    freeze, blocks = model.get("freeze", 0), 0
+    for layer in net.features:
+        if freeze == 0 or (freeze > 0 and blocks >= freeze):
+            break
+        for param in layer.parameters():
+            param.requires_grad_(False)
+        blocks += isinstance(layer, nn.MaxPool2d)
+    size = model.get("input_size", 0)
+    return nn.Sequential(InputAdapter(size), net) if size > 0 else net
+
+
 def build_model(model, channels=1, size=28, classes=10):
     """deepl's mlp / cnn as nn.Sequential, with the same layer indices (so state dicts match)."""
+    if model["type"] == "vgg":
+        return build_vgg(model, classes)
     if model["type"] == "mlp":
         layers, width = [nn.Flatten()], channels * size * size
         dropout = model.get("dropout", 0.0)
@@ -91,6 +148,36 @@ def make_optimizer(cfg, params):
     return cls(params, lr=lr, weight_decay=o.get("weight_decay", 0.0))
 
 
+class NotebookDataset(Dataset):
+    """torchvision.datasets.MNIST's __getitem__: a uint8 image becomes a PIL image, then transformed."""
+
+    def __init__(self, images, labels, transform):
+        self.images, self.labels, self.transform = images, labels, transform
+
+    def __len__(self):
+        return self.images.shape[0]
+
+    def __getitem__(self, i):
+        return self.transform(Image.fromarray(self.images[i].numpy(), mode="L")), int(self.labels[i])
+
+
+def evaluate(model, batches, loss_fn, bf16, memory_format):
+    """The notebooks' evaluation loop; returns examples per second."""
+    model.eval()
+    correct, total, loss_sum = 0, 0, 0.0
+    start = time.perf_counter()
+    with torch.no_grad():
+        for x, y in batches:
+            x = x.contiguous(memory_format=memory_format)
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                out = model(x)
+            loss_sum += loss_fn(out.float(), y).item()
+            _, predicted = torch.max(out, 1)
+            correct += (predicted == y).sum().item()
+            total += y.shape[0]
+    return total / (time.perf_counter() - start)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--config", required=True)
@@ -101,20 +188,25 @@ def main():
     ap.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
     ap.add_argument("--channels-last", action="store_true")
     ap.add_argument("--data", default=os.environ.get("DEEPL_DATA", "data"))
+    ap.add_argument("--set", action="append", default=[], help="override a config key, as in deepl train")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     cfg = json.load(open(args.config))
+    for assignment in args.set:
+        apply_override(cfg, assignment)
     data_cfg = cfg.get("data", {})
     folder = os.path.join(args.data, data_cfg.get("dataset", "mnist"))
     images = read_idx(os.path.join(folder, FILES["train"][0]))
     labels = read_idx(os.path.join(folder, FILES["train"][1])).long()
     mean, std = images.float().div(255).mean().item(), images.float().div(255).std().item()
+    if data_cfg.get("normalize", "train") == "none":
+        mean, std = 0.0, 1.0
     batch = data_cfg.get("batch_size", 64)
     model = build_model(cfg["model"])
     memory_format = torch.channels_last if args.channels_last else torch.contiguous_format
     model = model.to(memory_format=memory_format)
-    optimizer = make_optimizer(cfg, model.parameters())
+    optimizer = make_optimizer(cfg, [p for p in model.parameters() if p.requires_grad])
     loss_fn = nn.CrossEntropyLoss()
     order = torch.randperm(images.shape[0])
 
@@ -146,18 +238,14 @@ def main():
         gather(i, batch)
     data_seconds = time.perf_counter() - start
 
-    model.eval()
-    correct, total, loss_sum = 0, 0, 0.0
-    start = time.perf_counter()
-    with torch.no_grad():
-        for i in range(args.eval_examples // batch):
-            x, y = gather(i, batch)
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.precision == "bf16"):
-                out = model(x)
-            loss_sum += loss_fn(out.float(), y).item()
-            correct += (out.argmax(1) == y).sum().item()
-            total += y.shape[0]
-    eval_seconds = time.perf_counter() - start
+    bf16 = args.precision == "bf16"
+    in_memory = (gather(i, batch) for i in range(args.eval_examples // batch))
+    eval_in_memory = evaluate(model, in_memory, loss_fn, bf16, memory_format)
+    from torchvision import transforms
+    transform = transforms.Compose([transforms.ToTensor(), transforms.Normalize((mean,), (std,))])
+    n = args.eval_examples // batch * batch
+    notebook = DataLoader(NotebookDataset(images[:n], labels[:n], transform), batch_size=batch, shuffle=False)
+    eval_notebook = evaluate(model, notebook, loss_fn, bf16, memory_format)
 
     train_examples = images.shape[0] * (1 - data_cfg.get("val_fraction", 0.1))
     result = {
@@ -167,7 +255,8 @@ def main():
         "precision": args.precision + ("+cl" if args.channels_last else ""),
         "batch": batch,
         "train_examples_per_s": args.steps * batch / train_seconds,
-        "eval_examples_per_s": total / eval_seconds,
+        "eval_examples_per_s": eval_notebook,
+        "eval_in_memory_examples_per_s": eval_in_memory,
         "epoch_seconds": train_examples / (args.steps * batch / train_seconds),
         "data_fraction": data_seconds / train_seconds,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,

@@ -1,11 +1,13 @@
 #!/usr/bin/python3
 """deepl vs Python PyTorch, side by side in one run (interleaved, same machine, same settings).
 
-    /usr/bin/python3 bench/run.py [--quick] [--out bench/results]
+    /usr/bin/python3 bench/run.py [--quick] [--out bench/results] [--models mlp_mnist,vgg16_frozen]
 
 Runs build/bench/deepl_bench and bench/reference.py for every shipped experiment at 1 and 2
-threads (plus bf16 + channels-last for the CNNs), each case in a fresh process (peak RSS is per
-process), and writes results.md (tables) and results.json. Needs python3-torch (Debian).
+threads (plus bf16 + channels-last for the convolutional models), each case in a fresh process
+(peak RSS is per process), and writes results.md (tables) and results.json. VGG16 runs with
+random weights (speed does not depend on them), backbone frozen as shipped and all layers
+trained. Needs python3-torch and python3-torchvision (Debian).
 """
 import argparse
 import json
@@ -14,8 +16,18 @@ import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-MODELS = ["mlp_mnist", "mlp_deep_mnist", "cnn_mnist", "fashion_mlp", "fashion_cnn"]
-CNNS = {"cnn_mnist", "fashion_cnn"}
+DEEPL_BENCH = os.path.join("build", "bench", "deepl_bench")
+VGG = ["model.pretrained="]  # random weights
+# label -> (experiment, config overrides, convolutional, steps scale)
+CASES = {
+    "mlp_mnist": ("mlp_mnist", [], False, 1.0),
+    "mlp_deep_mnist": ("mlp_deep_mnist", [], False, 1.0),
+    "cnn_mnist": ("cnn_mnist", [], True, 1.0),
+    "fashion_mlp": ("fashion_mlp", [], False, 1.0),
+    "fashion_cnn": ("fashion_cnn", [], True, 0.5),
+    "vgg16_frozen": ("fashion_vgg16", VGG, True, 0.04),
+    "vgg16_all_layers": ("fashion_vgg16", VGG + ["model.freeze=0"], True, 0.03),
+}
 
 
 def run(cmd):
@@ -23,80 +35,121 @@ def run(cmd):
     return json.loads(out.strip().splitlines()[-1])
 
 
-def case(impl, model, threads, precision, channels_last, steps, eval_examples):
-    config = os.path.join("experiments", model + ".json")
-    common = ["--config", config, "--threads", str(threads), "--steps", str(steps),
-              "--eval-examples", str(eval_examples), "--precision", precision]
+def case(impl, label, threads, precision, channels_last, steps, eval_examples):
+    experiment, overrides, _, scale = CASES[label]
+    steps = max(4, int(steps * scale))
+    common = ["--config", os.path.join("experiments", experiment + ".json"), "--threads", str(threads),
+              "--steps", str(steps), "--warmup", str(max(2, steps // 10)),
+              "--eval-examples", str(max(512, int(eval_examples * scale))), "--precision", precision]
+    for o in overrides:
+        common += ["--set", o]
     if channels_last:
         common.append("--channels-last")
-    if impl == "deepl":
-        return run([os.path.join("build", "bench", "deepl_bench")] + common)
-    return run([sys.executable, os.path.join("bench", "reference.py")] + common)
+    cmd = [DEEPL_BENCH] + common if impl == "deepl" else [sys.executable, os.path.join("bench", "reference.py")] + common
+    result = run(cmd)
+    result["model"] = label
+    return result
+
+
+def compute_limit(peak, row):
+    """The dense-kernel rate that bounds this model: GEMM for MLPs, convolution for CNNs."""
+    p = peak[row["threads"]]
+    if row["precision"].startswith("bf16"):
+        return p["conv_bf16_cl_gflops"]
+    return p["conv_fp32_gflops"] if CASES[row["model"]][2] else p["gemm_fp32_gflops"]
+
+
+def ratio(a, b):
+    return f"{a / b:.2f}" if b > 0 else "-"
+
+
+def results_table(peak, rows):
+    fp32_python = {(r["python"]["model"], r["python"]["threads"]): r["python"] for r in rows
+                   if r["python"]["precision"] == "fp32"}
+    lines = ["| model | precision | threads | train ex/s deepl | Python | ratio | vs Python fp32 | eval ex/s deepl | "
+             "Python notebook loop | ratio | Python in-memory loop | ratio | epoch s deepl | data share deepl | "
+             "peak RSS MB deepl | Python | useful GFLOP/s | limit GFLOP/s | of limit |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        d, p = r["deepl"], r["python"]
+        base = fp32_python.get((d["model"], d["threads"]), p)
+        limit = compute_limit(peak, d)
+        lines.append(
+            f"| {d['model']} | {d['precision']} | {d['threads']} | {d['train_examples_per_s']:.0f} | "
+            f"{p['train_examples_per_s']:.0f} | {ratio(d['train_examples_per_s'], p['train_examples_per_s'])} | "
+            f"{ratio(d['train_examples_per_s'], base['train_examples_per_s'])} | {d['eval_examples_per_s']:.0f} | "
+            f"{p['eval_examples_per_s']:.0f} | {ratio(d['eval_examples_per_s'], p['eval_examples_per_s'])} | "
+            f"{p['eval_in_memory_examples_per_s']:.0f} | "
+            f"{ratio(d['eval_examples_per_s'], p['eval_in_memory_examples_per_s'])} | "
+            f"{d['epoch_seconds']:.1f} | {100 * d['data_fraction']:.1f}% | {d['peak_rss_mb']:.0f} | "
+            f"{p['peak_rss_mb']:.0f} | {d['train_gflops_per_s']:.1f} | {limit:.0f} | "
+            f"{100 * d['train_gflops_per_s'] / limit:.0f}% |")
+    return lines
+
+
+def scaling():
+    scale = []
+    for fraction in (0.25, 0.5, 1.0):
+        n = int(54000 * fraction)
+        r = run([DEEPL_BENCH, "--config", "experiments/mlp_mnist.json", "--threads", "2", "--train-examples", str(n),
+                 "--eval-examples", "1000"])
+        scale.append({"kind": "examples", "value": n, "epoch_seconds": r["epoch_seconds"]})
+    for batch in (32, 64, 128, 256, 512):
+        for precision in ("fp32", "bf16"):
+            r = run([DEEPL_BENCH, "--config", "experiments/cnn_mnist.json", "--threads", "2", "--batch", str(batch),
+                     "--steps", str(max(20, 6400 // batch)), "--eval-examples", "1000", "--precision", precision]
+                    + (["--channels-last"] if precision == "bf16" else []))
+            scale.append({"kind": "batch", "value": batch, "precision": r["precision"],
+                          "examples_per_s": r["train_examples_per_s"]})
+    lines = ["", "Scaling (deepl, 2 threads): epoch time of mlp_mnist against data size, and cnn_mnist training "
+             "throughput against batch size.", "", "| data size | epoch s |", "|---|---|"]
+    lines += [f"| {s['value']} | {s['epoch_seconds']:.2f} |" for s in scale if s["kind"] == "examples"]
+    lines += ["", "| batch | train ex/s fp32 | train ex/s bf16+cl |", "|---|---|---|"]
+    by_batch = {}
+    for s in scale:
+        if s["kind"] == "batch":
+            by_batch.setdefault(s["value"], {})[s["precision"]] = s["examples_per_s"]
+    lines += [f"| {b} | {v['fp32']:.0f} | {v['bf16+cl']:.0f} |" for b, v in by_batch.items()]
+    return scale, lines
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="fewer steps (a smoke run)")
     ap.add_argument("--out", default=os.path.join("bench", "results"))
-    ap.add_argument("--models", default=",".join(MODELS))
+    ap.add_argument("--models", default=",".join(CASES))
+    ap.add_argument("--no-scaling", action="store_true", help="skip the data-size and batch-size sweeps")
     args = ap.parse_args()
     steps, eval_examples = (30, 2000) if args.quick else (200, 10000)
     os.makedirs(os.path.join(ROOT, args.out), exist_ok=True)
 
-    peak = {t: run([os.path.join("build", "bench", "deepl_bench"), "--peak", "--threads", str(t)]) for t in (1, 2)}
+    peak = {t: run([DEEPL_BENCH, "--peak", "--threads", str(t)]) for t in (1, 2)}
     rows = []
-    for model in args.models.split(","):
-        settings = [("fp32", False)] + ([("bf16", True)] if model in CNNS else [])
+    for label in args.models.split(","):
+        settings = [("fp32", False)] + ([("bf16", True)] if CASES[label][2] else [])
         for threads in (1, 2):
             for precision, cl in settings:
                 pair = {}
                 for impl in ("deepl", "python"):  # interleaved: each pair runs back to back
-                    pair[impl] = case(impl, model, threads, precision, cl, steps, eval_examples)
+                    pair[impl] = case(impl, label, threads, precision, cl, steps, eval_examples)
                 rows.append(pair)
                 d, p = pair["deepl"], pair["python"]
-                print(f"{model} {d['precision']} {threads}t: train {d['train_examples_per_s']:.0f} vs "
+                print(f"{label} {d['precision']} {threads}t: train {d['train_examples_per_s']:.0f} vs "
                       f"{p['train_examples_per_s']:.0f} ex/s, eval {d['eval_examples_per_s']:.0f} vs "
-                      f"{p['eval_examples_per_s']:.0f} ex/s", flush=True)
+                      f"{p['eval_examples_per_s']:.0f} (notebook) / {p['eval_in_memory_examples_per_s']:.0f} "
+                      f"(in memory) ex/s", flush=True)
 
-    fp32_python = {(r["python"]["model"], r["python"]["threads"]): r["python"] for r in rows
-                   if r["python"]["precision"] == "fp32"}
     lines = ["# deepl vs Python PyTorch (same machine, same run, interleaved)", "",
              f"Dense rate measured by LibTorch here: GEMM 2048² fp32 {peak[1]['gemm_fp32_gflops']:.0f} GFLOP/s at 1 "
-             f"thread, {peak[2]['gemm_fp32_gflops']:.0f} at 2; convolution fp32 {peak[2]['conv_fp32_gflops']:.0f}, "
-             f"bf16 channels-last {peak[2]['conv_bf16_cl_gflops']:.0f} GFLOP/s at 2 threads.", "",
-             "| model | precision | threads | train ex/s deepl | Python | ratio | vs Python fp32 | eval ex/s deepl | "
-             "Python (notebook loop) | ratio | epoch s deepl | data share deepl | peak RSS MB deepl | Python | "
-             "useful GFLOP/s | of GEMM peak |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    for r in rows:
-        d, p = r["deepl"], r["python"]
-        base = fp32_python[(d["model"], d["threads"])]
-        peak_rate = peak[d["threads"]]["gemm_fp32_gflops"]
-        lines.append(
-            f"| {d['model']} | {d['precision']} | {d['threads']} | {d['train_examples_per_s']:.0f} | "
-            f"{p['train_examples_per_s']:.0f} | {d['train_examples_per_s'] / p['train_examples_per_s']:.2f} | "
-            f"{d['train_examples_per_s'] / base['train_examples_per_s']:.2f} | {d['eval_examples_per_s']:.0f} | "
-            f"{p['eval_examples_per_s']:.0f} | {d['eval_examples_per_s'] / p['eval_examples_per_s']:.2f} | "
-            f"{d['epoch_seconds']:.1f} | {100 * d['data_fraction']:.1f}% | {d['peak_rss_mb']:.0f} | "
-            f"{p['peak_rss_mb']:.0f} | {d['train_gflops_per_s']:.1f} | {100 * d['train_gflops_per_s'] / peak_rate:.0f}% |")
-
+             f"thread, {peak[2]['gemm_fp32_gflops']:.0f} at 2; convolution fp32 {peak[1]['conv_fp32_gflops']:.0f} / "
+             f"{peak[2]['conv_fp32_gflops']:.0f}, bf16 channels-last {peak[1]['conv_bf16_cl_gflops']:.0f} / "
+             f"{peak[2]['conv_bf16_cl_gflops']:.0f} GFLOP/s at 1 / 2 threads. The limit column is the rate that "
+             "bounds each row (GEMM for MLPs, convolution for the others, bf16 for bf16 rows).", ""]
+    lines += results_table(peak, rows)
     scale = []
-    if not args.quick:
-        for fraction in (0.25, 0.5, 1.0):
-            n = int(54000 * fraction)
-            r = run([os.path.join("build", "bench", "deepl_bench"), "--config", "experiments/mlp_mnist.json",
-                     "--threads", "2", "--train-examples", str(n), "--eval-examples", "1000"])
-            scale.append({"kind": "examples", "value": n, "epoch_seconds": r["epoch_seconds"]})
-        for batch in (32, 64, 128, 256, 512):
-            r = run([os.path.join("build", "bench", "deepl_bench"), "--config", "experiments/cnn_mnist.json",
-                     "--threads", "2", "--batch", str(batch), "--steps", str(max(20, 6400 // batch)),
-                     "--eval-examples", "1000"])
-            scale.append({"kind": "batch", "value": batch, "examples_per_s": r["train_examples_per_s"]})
-        lines += ["", "Scaling (deepl, 2 threads): epoch time of mlp_mnist against data size, and cnn_mnist fp32 "
-                  "training throughput against batch size.", "", "| data size | epoch s |", "|---|---|"]
-        lines += [f"| {s['value']} | {s['epoch_seconds']:.2f} |" for s in scale if s["kind"] == "examples"]
-        lines += ["", "| batch | train ex/s |", "|---|---|"]
-        lines += [f"| {s['value']} | {s['examples_per_s']:.0f} |" for s in scale if s["kind"] == "batch"]
+    if not args.quick and not args.no_scaling:
+        scale, scale_lines = scaling()
+        lines += scale_lines
 
     text = "\n".join(lines) + "\n"
     print(text)

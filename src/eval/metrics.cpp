@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <torch/torch.h>
 
+#include "deepl/eval/inference.h"
+
 namespace deepl::eval {
 
 using nlohmann::json;
@@ -119,14 +121,11 @@ Evaluation evaluate(models::NetworkImpl& model, models::Task task, const data::B
   torch::Tensor confusion = torch::zeros({num_classes, num_classes}, torch::kInt64);
   torch::Tensor total_loss = torch::zeros({}, torch::kFloat64);
   std::vector<torch::Tensor> indices, predictions, confidence;
+  const InferencePlan plan(model, precision);
   for (int64_t i = 0; i < loader.num_batches(); ++i) {
     const data::Batch batch = loader.batch(i);
     if (batch.targets.size(0) == 0) continue;  // a rank's empty share of the last batch
-    torch::Tensor outputs;
-    {
-      train::AutocastGuard autocast(precision.bf16);
-      outputs = model.forward(precision.prepare(batch.inputs)).to(torch::kFloat32);
-    }
+    const torch::Tensor outputs = plan.forward(batch.inputs);
     total_loss += loss_sum(task, outputs, batch.targets).to(torch::kFloat64);
     const torch::Tensor predicted = predict_classes(task, outputs);
     accumulate_confusion(confusion, batch.targets, predicted);

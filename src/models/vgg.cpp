@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <torch/torch.h>
 
+#include <algorithm>
+
 #include "deepl/core/error.h"
 #include "deepl/io/pytorch_file.h"
 #include "deepl/train/checkpoint.h"
@@ -55,18 +57,14 @@ class BorrowedStagesImpl : public NetworkImpl {
 
 }  // namespace
 
-torch::Tensor VggImpl::backbone(torch::Tensor x) {
-  for (auto& stage : stages()) {
-    torch::nn::Sequential layers = stage.layers;  // a handle; forward is not const
-    if (stage.name == "adapter" || stage.name == "features") x = layers->forward(x);
-  }
-  return x;
-}
+std::shared_ptr<NetworkImpl> VggImpl::backbone() { return borrow_stages({"adapter", "features"}); }
 
-std::shared_ptr<NetworkImpl> VggImpl::head() {
+std::shared_ptr<NetworkImpl> VggImpl::head() { return borrow_stages({"avgpool", "classifier"}); }
+
+std::shared_ptr<NetworkImpl> VggImpl::borrow_stages(const std::vector<std::string>& names) const {
   auto net = std::make_shared<BorrowedStagesImpl>();
   for (const auto& stage : stages()) {
-    if (stage.name == "avgpool" || stage.name == "classifier") net->borrow(stage);
+    if (std::find(names.begin(), names.end(), stage.name) != names.end()) net->borrow(stage);
   }
   return net;
 }

@@ -13,6 +13,7 @@
 #include "deepl/core/signals.h"
 #include "deepl/data/idx.h"
 #include "deepl/dist/replicas.h"
+#include "deepl/eval/inference.h"
 #include "deepl/io/pytorch_file.h"
 #include "deepl/models/summary.h"
 #include "deepl/report/plot.h"
@@ -450,13 +451,10 @@ void predict(const fs::path& checkpoint, const fs::path& input, int top_k, std::
   const data::BatchLoader loader(dataset, torch::Tensor(), o);
   const int64_t k = std::clamp<int64_t>(top_k, 1, static_cast<int64_t>(m.stats.class_names.size()));
   torch::InferenceMode guard;
+  const eval::InferencePlan plan(*m.model, m.precision);
   for (int64_t b = 0; b < loader.num_batches(); ++b) {
     const data::Batch batch = loader.batch(b);
-    torch::Tensor outputs;
-    {
-      train::AutocastGuard autocast(m.precision.bf16);
-      outputs = m.model->forward(m.precision.prepare(batch.inputs));
-    }
+    const torch::Tensor outputs = plan.forward(batch.inputs);
     const torch::Tensor probs = eval::class_probabilities(m.task, outputs);
     const auto [values, classes] = probs.topk(k, 1);
     for (int64_t i = 0; i < probs.size(0); ++i) {

@@ -8,6 +8,7 @@
 
 #include "deepl/core/error.h"
 #include "deepl/core/files.h"
+#include "deepl/eval/inference.h"
 #include "deepl/io/pytorch_file.h"
 
 namespace deepl::run {
@@ -74,10 +75,8 @@ data::Dataset cached_features(models::VggImpl& vgg, const data::Dataset& images,
   {
     torch::InferenceMode guard;
     vgg.eval();
-    for (int64_t i = 0; i < loader.num_batches(); ++i) {
-      train::AutocastGuard autocast(precision.bf16);
-      parts.push_back(vgg.backbone(precision.prepare(loader.batch(i).inputs)).to(torch::kFloat32).contiguous());
-    }
+    const eval::InferencePlan backbone(*vgg.backbone(), precision);
+    for (int64_t i = 0; i < loader.num_batches(); ++i) parts.push_back(backbone.forward(loader.batch(i).inputs).contiguous());
   }
   out.images = torch::cat(parts);
   c10::impl::GenericDict dict(c10::StringType::get(), c10::AnyType::get());

@@ -6,6 +6,7 @@
 #include "deepl/models/summary.h"
 #include "deepl/models/zoo.h"
 #include "deepl/train/checkpoint.h"
+#include "deepl/train/precision.h"
 
 using namespace deepl;
 using nlohmann::json;
@@ -28,6 +29,22 @@ json seed_cnn() {
   return json::parse(R"({"type": "cnn", "blocks": [{"convs": [{"out_channels": 32}, {"out_channels": 32}], "pool": 2}]})");
 }
 }  // namespace
+
+// A one-input-channel conv weight counts as channels-last contiguous with NCHW strides; unless it
+// gets channels-last strides, oneDNN runs that layer in NCHW and the whole network converts layouts.
+TEST(Models, ChannelsLastReachesEveryLayerIncludingOneInputChannel) {
+  auto net = build(seed_cnn());
+  train::to_channels_last(*net);
+  for (const auto& p : net->named_parameters()) {
+    if (p.value().dim() == 4) EXPECT_EQ(p.value().suggest_memory_format(), at::MemoryFormat::ChannelsLast) << p.key();
+  }
+  torch::NoGradGuard no_grad;
+  torch::nn::Sequential features = net->stages().front().layers;
+  auto* conv1 = features[0]->as<torch::nn::Conv2d>();
+  ASSERT_NE(conv1, nullptr);
+  const torch::Tensor first = conv1->forward(train::Precision{false, true}.prepare(torch::rand({4, 1, 28, 28})));
+  EXPECT_EQ(first.suggest_memory_format(), at::MemoryFormat::ChannelsLast);
+}
 
 TEST(Models, MlpMatchesPytorchSequentialNames) {
   auto net = build({{"type", "mlp"}, {"hidden", {512, 256}}, {"dropout", 0.2}});

@@ -30,13 +30,17 @@ class VggImpl : public NetworkImpl {
   explicit VggImpl(const VggOptions& options);
   /// Freezes the first `blocks` conv blocks (each ends with a max-pool); -1 freezes all of them.
   void freeze_features(int blocks);
-  /// The input adapter (when present) and the convolutional features: what a frozen backbone computes.
-  torch::Tensor backbone(torch::Tensor x);
+  /// A network of the input adapter (when present) and the convolutional features, sharing this
+  /// model's modules: what a frozen backbone computes.
+  std::shared_ptr<NetworkImpl> backbone();
   /// A network of avgpool + classifier sharing this model's modules (training it trains them).
   std::shared_ptr<NetworkImpl> head();
   /// Number of conv blocks (5 for every VGG).
   static constexpr int kBlocks = 5;
   VggOptions options;
+
+ private:
+  std::shared_ptr<NetworkImpl> borrow_stages(const std::vector<std::string>& names) const;
 };
 TORCH_MODULE(Vgg);
 

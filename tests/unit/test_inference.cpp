@@ -1,0 +1,92 @@
+#include <gtest/gtest.h>
+
+#include "deepl/config/config.h"
+#include "deepl/core/runtime.h"
+#include "deepl/eval/inference.h"
+#include "deepl/models/registry.h"
+#include "deepl/models/vgg.h"
+
+using namespace deepl;
+using nlohmann::json;
+
+namespace {
+
+std::shared_ptr<models::NetworkImpl> build(const json& model, int64_t channels = 1) {
+  const auto exp = config::resolve_experiment({{"name", "m"}, {"model", model}});
+  return models::build_model(exp.json["model"], models::InputSpec{channels, 28, 28, 10});
+}
+
+// Gives batch norms real running statistics and every weight a non-trivial value.
+void train_briefly(models::NetworkImpl& net) {
+  torch::optim::SGD sgd(net.parameters(), 0.01);
+  net.train();
+  for (int i = 0; i < 3; ++i) {
+    sgd.zero_grad();
+    net.forward(torch::rand({16, 1, 28, 28}) * 2 - 0.5).square().mean().backward();
+    sgd.step();
+  }
+  net.eval();
+}
+
+void expect_plan_matches_eager(models::NetworkImpl& net, bool bf16, double tolerance, int min_onednn_layers) {
+  const train::Precision precision{bf16, false};
+  const torch::Tensor x = torch::rand({8, 1, 28, 28});
+  torch::InferenceMode guard;
+  torch::Tensor eager;
+  {
+    train::AutocastGuard autocast(bf16);
+    eager = net.forward(x).to(torch::kFloat32);
+  }
+  const eval::InferencePlan plan(net, precision);
+  const torch::Tensor fast = plan.forward(x);
+  EXPECT_GE(plan.onednn_layers(), min_onednn_layers);
+  EXPECT_FALSE(plan.fell_back());
+  ASSERT_EQ(fast.sizes(), eager.sizes());
+  EXPECT_EQ(fast.scalar_type(), torch::kFloat32);
+  const double scale = eager.abs().max().item<double>() + 1e-6;
+  EXPECT_LE((fast - eager).abs().max().item<double>() / scale, tolerance);
+}
+
+json fashion_cnn() {
+  return json::parse(R"({"type": "cnn", "hidden": [32], "dropout": 0.3, "blocks": [
+      {"convs": [{"out_channels": 8, "padding": 1}, {"out_channels": 8, "padding": 1}], "batch_norm": true, "dropout": 0.25},
+      {"convs": [{"out_channels": 16, "padding": 1, "stride": 2}], "batch_norm": true, "pool": 2, "pool_type": "avg"}]})");
+}
+
+}  // namespace
+
+TEST(Inference, OneDnnFloat32IsAvailableWhereLibTorchHasIt) {
+  if (!at::hasMKLDNN()) GTEST_SKIP() << "LibTorch built without oneDNN";
+  EXPECT_TRUE(eval::onednn_available(torch::kFloat32));
+}
+
+TEST(Inference, SeedCnnOnOneDnnMatchesEagerForward) {
+  seed_everything(3);
+  auto net = build(json::parse(R"({"type": "cnn", "blocks": [{"convs": [{"out_channels": 32}, {"out_channels": 32}], "pool": 2}]})"));
+  train_briefly(*net);
+  expect_plan_matches_eager(*net, false, 1e-5, at::hasMKLDNN() ? 3 : 0);  // two convolutions and the pooling
+}
+
+TEST(Inference, BatchNormFoldedAndDropoutDroppedMatchEager) {
+  seed_everything(4);
+  auto net = build(fashion_cnn());
+  train_briefly(*net);
+  expect_plan_matches_eager(*net, false, 1e-5, at::hasMKLDNN() ? 5 : 0);
+}
+
+TEST(Inference, Bf16PlanMatchesAutocastWithinBf16Rounding) {
+  seed_everything(5);
+  auto net = build(fashion_cnn());
+  train_briefly(*net);
+  expect_plan_matches_eager(*net, true, 0.05, eval::onednn_available(torch::kBFloat16) ? 5 : 0);
+}
+
+TEST(Inference, MlpAndVggAdapterRunTheirOwnLayers) {
+  seed_everything(6);
+  auto mlp = build({{"type", "mlp"}, {"hidden", {64, 32}}, {"dropout", 0.5}, {"activation", "gelu"}});
+  mlp->eval();
+  expect_plan_matches_eager(*mlp, false, 1e-6, 0);
+  auto vgg = std::make_shared<models::VggImpl>(models::VggOptions(11).num_classes(10).hidden({16}).adapt_input_size(32));
+  vgg->eval();
+  expect_plan_matches_eager(*vgg, false, 1e-4, at::hasMKLDNN() ? 8 : 0);
+}
