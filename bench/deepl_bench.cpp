@@ -21,6 +21,7 @@
 #include "deepl/models/registry.h"
 #include "deepl/models/summary.h"
 #include "deepl/models/vgg.h"
+#include "deepl/train/fused_adam.h"
 #include "deepl/train/optim.h"
 #include "deepl/train/trainer.h"
 
@@ -103,6 +104,28 @@ json measure_vgg(int64_t size, int64_t batch, const deepl::train::Precision& pre
   return out;
 }
 
+// Milliseconds per optimizer step over `params` (random gradients): LibTorch's Adam against
+// deepl's fused one, interleaved.
+json measure_adam(const std::vector<torch::Tensor>& params) {
+  std::vector<torch::Tensor> a, b;
+  for (const auto& p : params) {
+    for (auto* copies : {&a, &b}) {
+      copies->push_back(p.detach().clone().requires_grad_(true));
+      copies->back().mutable_grad() = torch::randn_like(p);
+    }
+  }
+  torch::optim::Adam libtorch(a, torch::optim::AdamOptions(1e-3));
+  deepl::train::FusedAdam fused(b, torch::optim::AdamOptions(1e-3));
+  const auto ms_per_step = [](torch::optim::Optimizer& opt) {
+    return 1e3 / best_rate(20.0, [&] {
+             for (int i = 0; i < 20; ++i) opt.step();
+           });
+  };
+  int64_t count = 0;
+  for (const auto& p : params) count += p.numel();
+  return {{"parameters", count}, {"adam_libtorch_ms", ms_per_step(libtorch)}, {"adam_fused_ms", ms_per_step(fused)}};
+}
+
 // Forward FLOPs plus backward from the first layer with trainable parameters on (input and
 // weight gradients, 2x that layer's forward): a frozen backbone only runs forward.
 int64_t training_flops(deepl::models::NetworkImpl& net, const deepl::models::ModelSummary& summary) {
@@ -127,7 +150,7 @@ int main(int argc, char** argv) {
   std::string config_path, precision = "fp32";
   int threads = 2;
   int64_t steps = 200, warmup = 20, eval_examples = 10000, train_examples = 0, batch = 0;
-  bool channels_last = false, peak = false;
+  bool channels_last = false, peak = false, adam = false;
   int64_t vgg_size = 0;
   std::string profile_path;
   std::vector<std::string> overrides;
@@ -141,6 +164,7 @@ int main(int argc, char** argv) {
   app.add_option("--precision", precision, "fp32 or bf16")->check(CLI::IsMember({"fp32", "bf16"}));
   app.add_flag("--channels-last", channels_last, "channels-last layout");
   app.add_flag("--peak", peak, "measure the dense GEMM / convolution rate instead");
+  app.add_flag("--adam", adam, "measure one Adam step over the config's model, LibTorch's against the fused one");
   app.add_option("--vgg", vgg_size, "measure VGG16 images/s at this input size instead (batch: --batch, default 16)");
   app.add_option("--set", overrides, "override a config key, as in deepl train (repeatable)");
   app.add_option("--profile", profile_path, "write LibTorch profiler traces (chrome://tracing) of the timed training steps (FILE) and evaluation (FILE.eval)");
@@ -171,6 +195,13 @@ int main(int argc, char** argv) {
   const auto shape = dataset.image_shape();
   const models::InputSpec spec{shape[0], shape[1], shape[2], dataset.num_classes()};
   auto model = models::build_model(exp.json["model"], spec);
+  if (adam) {
+    json j = measure_adam(model->parameters());
+    j["model"] = exp.name;
+    j["threads"] = threads;
+    fmt::print("{}\n", j.dump());
+    return 0;
+  }
   const train::Precision prec{precision == "bf16", channels_last};
   if (prec.channels_last) train::to_channels_last(*model);
   auto optimizer = train::make_optimizer(exp.json["optimizer"], model->parameters());

@@ -80,13 +80,26 @@ int64_t int_entry(const c10::impl::GenericDict& d, const std::string& key, const
   return it->value().toInt();
 }
 
+// A saved state tensor copied into the layout of its parameter, so a channels-last weight's Adam
+// state stays channels-last (FusedAdam needs matching layouts) after a resume.
+torch::Tensor state_like(const torch::Tensor& p, const torch::Tensor& saved, const std::string& origin) {
+  if (saved.sizes() != p.sizes()) {
+    throw_data(fmt::format("{}: optimizer state of shape {} for a parameter of shape {}", origin,
+                           fmt::join(saved.sizes(), "x"), fmt::join(p.sizes(), "x")));
+  }
+  return torch::empty_like(p, torch::MemoryFormat::Preserve).copy_(saved);
+}
+
 template <typename State>
-std::unique_ptr<torch::optim::OptimizerParamState> adam_state(const c10::impl::GenericDict& d, const std::string& origin) {
+std::unique_ptr<torch::optim::OptimizerParamState> adam_state(const c10::impl::GenericDict& d, const torch::Tensor& p,
+                                                              const std::string& origin) {
   auto s = std::make_unique<State>();
   s->step(int_entry(d, "step", origin));
-  s->exp_avg(tensor_entry(d, "exp_avg", origin).clone());
-  s->exp_avg_sq(tensor_entry(d, "exp_avg_sq", origin).clone());
-  if (d.contains("max_exp_avg_sq")) s->max_exp_avg_sq(tensor_entry(d, "max_exp_avg_sq", origin).clone());
+  s->exp_avg(state_like(p, tensor_entry(d, "exp_avg", origin), origin));
+  s->exp_avg_sq(state_like(p, tensor_entry(d, "exp_avg_sq", origin), origin));
+  if (d.contains("max_exp_avg_sq")) {
+    s->max_exp_avg_sq(state_like(p, tensor_entry(d, "max_exp_avg_sq", origin), origin));
+  }
   return s;
 }
 
@@ -201,9 +214,9 @@ void load_optimizer_state(torch::optim::Optimizer& optimizer, const c10::IValue&
     const auto d = as_dict(item.value(), origin + ": optimizer state entry");
     std::unique_ptr<torch::optim::OptimizerParamState> s;
     if (dynamic_cast<torch::optim::AdamW*>(&optimizer)) {
-      s = adam_state<torch::optim::AdamWParamState>(d, origin);
+      s = adam_state<torch::optim::AdamWParamState>(d, p, origin);
     } else if (dynamic_cast<torch::optim::Adam*>(&optimizer)) {
-      s = adam_state<torch::optim::AdamParamState>(d, origin);
+      s = adam_state<torch::optim::AdamParamState>(d, p, origin);
     } else if (dynamic_cast<torch::optim::SGD*>(&optimizer)) {
       auto sgd = std::make_unique<torch::optim::SGDParamState>();
       sgd->momentum_buffer(tensor_entry(d, "momentum_buffer", origin).clone());

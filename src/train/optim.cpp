@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "deepl/core/error.h"
+#include "deepl/train/fused_adam.h"
 
 namespace deepl::train {
 
@@ -49,11 +50,10 @@ std::shared_ptr<torch::optim::Optimizer> make_optimizer(const json& s, const std
         groups, torch::optim::SGDOptions(lr).momentum(s.at("momentum")).nesterov(s.at("nesterov")).weight_decay(wd));
   }
   if (type == "adam") {
-    return build<torch::optim::Adam>(groups, torch::optim::AdamOptions(lr).betas(betas).eps(s.at("eps")).weight_decay(wd));
+    return build<FusedAdam>(groups, torch::optim::AdamOptions(lr).betas(betas).eps(s.at("eps")).weight_decay(wd));
   }
   if (type == "adamw") {
-    return build<torch::optim::AdamW>(groups,
-                                      torch::optim::AdamWOptions(lr).betas(betas).eps(s.at("eps")).weight_decay(wd));
+    return build<FusedAdamW>(groups, torch::optim::AdamWOptions(lr).betas(betas).eps(s.at("eps")).weight_decay(wd));
   }
   throw_usage("/optimizer/type: unknown optimizer \"" + type + "\"");
 }

@@ -36,7 +36,9 @@ TEST(Models, ChannelsLastReachesEveryLayerIncludingOneInputChannel) {
   auto net = build(seed_cnn());
   train::to_channels_last(*net);
   for (const auto& p : net->named_parameters()) {
-    if (p.value().dim() == 4) EXPECT_EQ(p.value().suggest_memory_format(), at::MemoryFormat::ChannelsLast) << p.key();
+    if (p.value().dim() == 4) {
+      EXPECT_EQ(p.value().suggest_memory_format(), at::MemoryFormat::ChannelsLast) << p.key();
+    }
   }
   torch::NoGradGuard no_grad;
   torch::nn::Sequential features = net->stages().front().layers;

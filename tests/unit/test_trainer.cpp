@@ -5,6 +5,7 @@
 #include "deepl/models/zoo.h"
 #include "deepl/train/callbacks.h"
 #include "deepl/train/checkpoint.h"
+#include "deepl/train/fused_adam.h"
 #include "deepl/train/trainer.h"
 
 using namespace deepl;
@@ -192,4 +193,73 @@ TEST(Optim, BackboneGetsItsOwnLearningRateThroughTheSchedule) {
   const auto frozen = train::parameter_groups(net, 0.1);
   ASSERT_EQ(frozen.size(), 1u) << "a frozen backbone has nothing to train";
   EXPECT_EQ(frozen[0].parameters.size(), 2u);
+}
+
+namespace {
+
+// Trains two copies of a small conv + linear network on the same batches, one with LibTorch's
+// optimizer and one with the fused one; returns the largest parameter difference between the two,
+// and how far the fused one's parameters moved (so that two idle optimizers cannot pass).
+template <typename Reference, typename Fused, typename Options>
+std::pair<double, double> fused_vs_reference(const Options& options, bool channels_last, int steps = 25) {
+  seed_everything(21);
+  torch::nn::Sequential a(torch::nn::Conv2d(torch::nn::Conv2dOptions(3, 4, 3)), torch::nn::ReLU(),
+                          torch::nn::Flatten(), torch::nn::Linear(4 * 6 * 6, 5));
+  auto b = std::dynamic_pointer_cast<torch::nn::SequentialImpl>(a->clone());
+  if (channels_last) {
+    for (auto* net : {a.ptr().get(), b.get()})
+      for (auto& p : net->parameters())
+        if (p.dim() == 4) p.set_data(p.to(p.dtype(), false, false, at::MemoryFormat::ChannelsLast));
+  }
+  std::vector<torch::Tensor> initial;
+  for (const auto& p : b->parameters()) initial.push_back(p.detach().clone());
+  Reference reference(a->parameters(), options);
+  Fused fused(b->parameters(), options);
+  for (int i = 0; i < steps; ++i) {
+    const torch::Tensor x = torch::randn({6, 3, 8, 8}), y = torch::randint(0, 5, {6});
+    for (auto [net, opt] : {std::pair<torch::nn::SequentialImpl*, torch::optim::Optimizer*>{a.ptr().get(), &reference},
+                            {b.get(), &fused}}) {
+      opt->zero_grad();
+      torch::nn::functional::cross_entropy(net->forward(x), y).backward();
+      opt->step();
+    }
+  }
+  EXPECT_EQ(fused.fused_steps(), steps) << "every step took the fused path";
+  double worst = 0, moved = 0;
+  const auto pa = a->parameters(), pb = b->parameters();
+  for (size_t i = 0; i < pa.size(); ++i) {
+    worst = std::max(worst, (pa[i] - pb[i]).abs().max().item<double>());
+    moved = std::max(moved, (pb[i] - initial[i]).abs().max().item<double>());
+  }
+  return {worst, moved};
+}
+
+template <typename Reference, typename Fused, typename Options>
+void expect_fused_follows(const Options& options, bool channels_last) {
+  const auto [difference, moved] = fused_vs_reference<Reference, Fused>(options, channels_last);
+  EXPECT_LT(difference, 1e-5);
+  EXPECT_GT(moved, 0.05);
+}
+
+}  // namespace
+
+TEST(Optim, FusedAdamFollowsLibTorchAdam) {
+  const auto options = torch::optim::AdamOptions(0.01).weight_decay(0.01);
+  expect_fused_follows<torch::optim::Adam, train::FusedAdam>(options, false);
+  expect_fused_follows<torch::optim::Adam, train::FusedAdam>(options, true);
+  expect_fused_follows<torch::optim::Adam, train::FusedAdam>(torch::optim::AdamOptions(0.01).amsgrad(true), false);
+}
+
+TEST(Optim, FusedAdamWFollowsLibTorchAdamW) {
+  const auto options = torch::optim::AdamWOptions(0.01).weight_decay(0.1);
+  expect_fused_follows<torch::optim::AdamW, train::FusedAdamW>(options, false);
+  expect_fused_follows<torch::optim::AdamW, train::FusedAdamW>(options, true);
+}
+
+TEST(Optim, ShippedAdamConfigsGetTheFusedOptimizer) {
+  torch::nn::Linear net(3, 2);
+  const json section = {{"type", "adam"}, {"lr", 0.01},  {"weight_decay", 0.0}, {"momentum", 0.9},
+                        {"nesterov", false}, {"betas", {0.9, 0.999}}, {"eps", 1e-8}};
+  EXPECT_NE(dynamic_cast<train::FusedAdam*>(train::make_optimizer(section, train::parameter_groups(*net, 1.0)).get()),
+            nullptr);
 }
