@@ -17,6 +17,7 @@
 #include "deepl/core/runtime.h"
 #include "deepl/data/dataset.h"
 #include "deepl/data/loader.h"
+#include "deepl/eval/inference.h"
 #include "deepl/eval/metrics.h"
 #include "deepl/models/registry.h"
 #include "deepl/models/summary.h"
@@ -65,8 +66,8 @@ json measure_peak() {
   return {{"gemm_fp32_gflops", gemm / 1e9}, {"conv_fp32_gflops", conv / 1e9}, {"conv_bf16_cl_gflops", conv_bf16 / 1e9}};
 }
 
-// VGG16 images/s at one input size: inference forward, and a training step (forward + backward +
-// Adam) with the backbone frozen or not.
+// VGG16 images/s at one input size: inference (deepl's InferencePlan), and a training step
+// (forward + backward + deepl's fused Adam) with the backbone frozen or not.
 json measure_vgg(int64_t size, int64_t batch, const deepl::train::Precision& precision) {
   using namespace deepl;
   json out = {{"model", "vgg16"}, {"input_size", size}, {"batch", batch}, {"precision", precision.describe()}};
@@ -79,11 +80,11 @@ json measure_vgg(int64_t size, int64_t batch, const deepl::train::Precision& pre
     std::vector<torch::Tensor> trainable;
     for (const auto& p : vgg->parameters())
       if (p.requires_grad()) trainable.push_back(p);
-    torch::optim::Adam adam(trainable, torch::optim::AdamOptions(1e-4));
+    train::FusedAdam adam(trainable, torch::optim::AdamOptions(1e-4));
     const torch::Tensor x = precision.prepare(torch::rand({batch, 1, 28, 28}));
     const torch::Tensor y = torch::randint(0, 10, {batch}, torch::kInt64);
     const double step = best_rate(static_cast<double>(batch), [&] {
-      adam.zero_grad();
+      for (auto& p : trainable) p.mutable_grad() = torch::Tensor();
       torch::Tensor out;
       {
         train::AutocastGuard autocast(precision.bf16);
@@ -96,10 +97,8 @@ json measure_vgg(int64_t size, int64_t batch, const deepl::train::Precision& pre
     if (!frozen) continue;
     torch::InferenceMode guard;
     vgg->eval();
-    out["forward_images_per_s"] = best_rate(static_cast<double>(batch), [&] {
-      train::AutocastGuard autocast(precision.bf16);
-      vgg->forward(x);
-    });
+    const eval::InferencePlan plan(*vgg, precision);
+    out["forward_images_per_s"] = best_rate(static_cast<double>(batch), [&] { plan.forward(x); });
   }
   return out;
 }

@@ -113,6 +113,27 @@ def scaling():
     return scale, lines
 
 
+def optimizer_steps():
+    """LibTorch's Adam against deepl's fused Adam, one step over each model's parameters."""
+    rows = []
+    for label in ("mlp_mnist", "mlp_deep_mnist", "cnn_mnist", "vgg16_all_layers"):
+        experiment, overrides, _, _ = CASES[label]
+        for threads in (1, 2):
+            cmd = [DEEPL_BENCH, "--config", os.path.join("experiments", experiment + ".json"), "--threads",
+                   str(threads), "--adam"]
+            for o in overrides:
+                cmd += ["--set", o]
+            r = run(cmd)
+            r["model"] = label
+            rows.append(r)
+    lines = ["", "Optimizer step (Adam, random gradients, best of 5 x 20 steps): LibTorch's torch::optim::Adam "
+             "against deepl's FusedAdam.", "", "| model | parameters | threads | LibTorch ms | fused ms | speed-up |",
+             "|---|---|---|---|---|---|"]
+    lines += [f"| {r['model']} | {r['parameters']:,} | {r['threads']} | {r['adam_libtorch_ms']:.2f} | "
+              f"{r['adam_fused_ms']:.2f} | {r['adam_libtorch_ms'] / r['adam_fused_ms']:.1f}x |" for r in rows]
+    return rows, lines
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="fewer steps (a smoke run)")
@@ -146,17 +167,20 @@ def main():
              f"{peak[2]['conv_bf16_cl_gflops']:.0f} GFLOP/s at 1 / 2 threads. The limit column is the rate that "
              "bounds each row (GEMM for MLPs, convolution for the others, bf16 for bf16 rows).", ""]
     lines += results_table(peak, rows)
-    scale = []
+    scale, adam = [], []
     if not args.quick and not args.no_scaling:
         scale, scale_lines = scaling()
         lines += scale_lines
+    if not args.quick:
+        adam, adam_lines = optimizer_steps()
+        lines += adam_lines
 
     text = "\n".join(lines) + "\n"
     print(text)
     with open(os.path.join(ROOT, args.out, "results.md"), "w") as f:
         f.write(text)
     with open(os.path.join(ROOT, args.out, "results.json"), "w") as f:
-        json.dump({"peak": peak, "rows": rows, "scale": scale}, f, indent=2)
+        json.dump({"peak": peak, "rows": rows, "scale": scale, "optimizer": adam}, f, indent=2)
 
 
 if __name__ == "__main__":

@@ -24,41 +24,27 @@ struct Update {
 #define DEEPL_VECTOR_CLONES
 #endif
 
+// With AMSGrad (max_exp_avg_sq not null) the denominator uses the running maximum of the second
+// moment; -O3 unswitches the loop on that test, so both versions vectorise.
 DEEPL_VECTOR_CLONES void update_range(const Update& u, float* __restrict param, const float* __restrict grad,
-                                      float* __restrict exp_avg, float* __restrict exp_avg_sq, int64_t begin,
-                                      int64_t end) {
+                                      float* __restrict exp_avg, float* __restrict exp_avg_sq,
+                                      float* __restrict max_exp_avg_sq, int64_t begin, int64_t end) {
   for (int64_t i = begin; i < end; ++i) {
     const float g = grad[i] + u.l2 * param[i];
     const float m = exp_avg[i] * u.beta1 + u.one_minus_beta1 * g;
     const float v = exp_avg_sq[i] * u.beta2 + u.one_minus_beta2 * g * g;
     exp_avg[i] = m;
     exp_avg_sq[i] = v;
-    param[i] += u.minus_step_size * m / (std::sqrt(v) / u.sqrt_bias_correction2 + u.eps);
-  }
-}
-
-// AMSGrad: the denominator uses the running maximum of the second moment.
-void update_range_amsgrad(const Update& u, float* param, const float* grad, float* exp_avg, float* exp_avg_sq,
-                          float* max_exp_avg_sq, int64_t begin, int64_t end) {
-  for (int64_t i = begin; i < end; ++i) {
-    const float g = grad[i] + u.l2 * param[i];
-    const float m = exp_avg[i] * u.beta1 + u.one_minus_beta1 * g;
-    const float v = exp_avg_sq[i] * u.beta2 + u.one_minus_beta2 * g * g;
-    exp_avg[i] = m;
-    exp_avg_sq[i] = v;
-    max_exp_avg_sq[i] = std::max(max_exp_avg_sq[i], v);
-    param[i] += u.minus_step_size * m / (std::sqrt(max_exp_avg_sq[i]) / u.sqrt_bias_correction2 + u.eps);
+    float second = v;
+    if (max_exp_avg_sq != nullptr) second = max_exp_avg_sq[i] = std::max(max_exp_avg_sq[i], v);
+    param[i] += u.minus_step_size * m / (std::sqrt(second) / u.sqrt_bias_correction2 + u.eps);
   }
 }
 
 void fused_update(const Update& u, float* param, const float* grad, float* exp_avg, float* exp_avg_sq,
                   float* max_exp_avg_sq, int64_t n) {
   at::parallel_for(0, n, 1 << 15, [&](int64_t begin, int64_t end) {
-    if (max_exp_avg_sq != nullptr) {
-      update_range_amsgrad(u, param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, begin, end);
-    } else {
-      update_range(u, param, grad, exp_avg, exp_avg_sq, begin, end);
-    }
+    update_range(u, param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, begin, end);
   });
 }
 
@@ -135,22 +121,16 @@ bool states_fusable(torch::optim::Optimizer& optimizer) {
 
 }  // namespace
 
-torch::Tensor FusedAdam::step(LossClosure closure) {
-  if (closure || !all_fusable(*this) || !states_fusable<torch::optim::AdamParamState, torch::optim::AdamOptions>(*this)) {
-    return torch::optim::Adam::step(closure);
-  }
-  fused_step<torch::optim::AdamParamState, torch::optim::AdamOptions>(*this, false);
+template <typename Base, typename State, typename Options, bool kDecoupledWeightDecay>
+torch::Tensor FusedAdamOptimizer<Base, State, Options, kDecoupledWeightDecay>::step(
+    torch::optim::Optimizer::LossClosure closure) {
+  if (closure || !all_fusable(*this) || !states_fusable<State, Options>(*this)) return Base::step(closure);
+  fused_step<State, Options>(*this, kDecoupledWeightDecay);
   ++fused_steps_;
   return {};
 }
 
-torch::Tensor FusedAdamW::step(LossClosure closure) {
-  if (closure || !all_fusable(*this) || !states_fusable<torch::optim::AdamWParamState, torch::optim::AdamWOptions>(*this)) {
-    return torch::optim::AdamW::step(closure);
-  }
-  fused_step<torch::optim::AdamWParamState, torch::optim::AdamWOptions>(*this, true);
-  ++fused_steps_;
-  return {};
-}
+template class FusedAdamOptimizer<torch::optim::Adam, torch::optim::AdamParamState, torch::optim::AdamOptions, false>;
+template class FusedAdamOptimizer<torch::optim::AdamW, torch::optim::AdamWParamState, torch::optim::AdamWOptions, true>;
 
 }  // namespace deepl::train
