@@ -44,8 +44,8 @@ class InferencePlan {
   mutable bool fallback_ = false;
 };
 
-/// Whether this LibTorch can run oneDNN tensors in `dtype` (float32, or bfloat16 on CPUs with
-/// AVX-512 BF16 support in oneDNN).
+/// Whether this LibTorch can run oneDNN tensors in `dtype` on this CPU (probed once with a tiny
+/// convolution: float32 wherever LibTorch has oneDNN, bfloat16 where oneDNN supports the CPU).
 bool onednn_available(torch::Dtype dtype);
 
 }  // namespace deepl::eval
