@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <string>
 
 namespace deepl::train {
 namespace {
@@ -48,17 +49,29 @@ void fused_update(const Update& u, float* param, const float* grad, float* exp_a
   });
 }
 
+// The key torch::optim::Optimizer files a parameter's state under.
+std::string state_key(const torch::Tensor& p) { return c10::guts::to_string(p.unsafeGetTensorImpl()); }
+
 bool same_dense_layout(const torch::Tensor& a, const torch::Tensor& b) {
   return b.defined() && b.scalar_type() == torch::kFloat32 && b.strides() == a.strides() && b.sizes() == a.sizes();
 }
 
-// Every parameter with a gradient is a dense float32 CPU tensor laid out like its gradient.
-bool all_fusable(torch::optim::Optimizer& optimizer) {
+// Every parameter with a gradient is a dense float32 CPU tensor laid out like its gradient and,
+// once it has one (a restored checkpoint, a step on the base path), like its state.
+template <typename State, typename Options>
+bool fusable(torch::optim::Optimizer& optimizer) {
   for (auto& group : optimizer.param_groups()) {
+    const bool amsgrad = static_cast<Options&>(group.options()).amsgrad();
     for (auto& p : group.params()) {
       if (!p.grad().defined()) continue;
       if (!p.device().is_cpu() || p.scalar_type() != torch::kFloat32 || !p.is_non_overlapping_and_dense() ||
           p.grad().is_sparse() || !same_dense_layout(p, p.grad()))
+        return false;
+      const auto it = optimizer.state().find(state_key(p));
+      if (it == optimizer.state().end()) continue;
+      const auto& s = static_cast<const State&>(*it->second);
+      if (!same_dense_layout(p, s.exp_avg()) || !same_dense_layout(p, s.exp_avg_sq()) ||
+          (amsgrad && !same_dense_layout(p, s.max_exp_avg_sq())))
         return false;
     }
   }
@@ -72,7 +85,7 @@ void fused_step(torch::optim::Optimizer& optimizer, bool decoupled_weight_decay)
     auto& options = static_cast<Options&>(group.options());
     for (auto& p : group.params()) {
       if (!p.grad().defined()) continue;
-      auto& slot = optimizer.state()[c10::guts::to_string(p.unsafeGetTensorImpl())];
+      auto& slot = optimizer.state()[state_key(p)];
       if (!slot) {
         auto state = std::make_unique<State>();
         state->step(0);
@@ -102,29 +115,12 @@ void fused_step(torch::optim::Optimizer& optimizer, bool decoupled_weight_decay)
   }
 }
 
-// A restored state is fusable only when its tensors are laid out like the parameter.
-template <typename State, typename Options>
-bool states_fusable(torch::optim::Optimizer& optimizer) {
-  for (auto& group : optimizer.param_groups()) {
-    const bool amsgrad = static_cast<Options&>(group.options()).amsgrad();
-    for (auto& p : group.params()) {
-      const auto it = optimizer.state().find(c10::guts::to_string(p.unsafeGetTensorImpl()));
-      if (it == optimizer.state().end()) continue;
-      const auto& s = static_cast<const State&>(*it->second);
-      if (!same_dense_layout(p, s.exp_avg()) || !same_dense_layout(p, s.exp_avg_sq()) ||
-          (amsgrad && !same_dense_layout(p, s.max_exp_avg_sq())))
-        return false;
-    }
-  }
-  return true;
-}
-
 }  // namespace
 
 template <typename Base, typename State, typename Options, bool kDecoupledWeightDecay>
 torch::Tensor FusedAdamOptimizer<Base, State, Options, kDecoupledWeightDecay>::step(
     torch::optim::Optimizer::LossClosure closure) {
-  if (closure || !all_fusable(*this) || !states_fusable<State, Options>(*this)) return Base::step(closure);
+  if (closure || !fusable<State, Options>(*this)) return Base::step(closure);
   fused_step<State, Options>(*this, kDecoupledWeightDecay);
   ++fused_steps_;
   return {};
