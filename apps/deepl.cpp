@@ -8,6 +8,7 @@
 #include "deepl/config/config.h"
 #include "deepl/core/error.h"
 #include "deepl/core/runtime.h"
+#include "deepl/core/system_info.h"
 #include "deepl/data/dataset.h"
 #include "deepl/dist/launcher.h"
 #include "deepl/dist/world.h"
@@ -121,6 +122,11 @@ int main(int argc, char** argv) {
   show->add_option("--seed", seed, "which images (seeded pick)");
   show->add_option("--out", out_dir, "PNG file (default: <dataset>_<split>_grid.png)");
 
+  bool as_json = false;
+  auto* info = app.add_subcommand("info", "versions, LibTorch build, CPU (native bf16?), BLAS, oneDNN, threads, CUDA: "
+                                          "paste this into bug reports");
+  info->add_flag("--json", as_json, "one JSON object instead of text");
+
   return cli::run_status(app, argc, argv, [&] {
     if (quiet) cli::setup_logging(true);
     if (*train && nproc > 0) return launch_ranks(argc, argv, nproc);
@@ -173,6 +179,8 @@ int main(int argc, char** argv) {
       fmt::print("wrote {}\n", out);
     } else if (*stats) {
       std::cout << run::data_stats(dataset, data_root);
+    } else if (*info) {
+      std::cout << (as_json ? system_info().dump(2) + "\n" : system_report());
     }
     return 0;
   });

@@ -1,7 +1,7 @@
 // deepl's side of the benchmark: steady-state training and evaluation throughput of a shipped
 // experiment's model, the data pipeline's share, peak RSS and the fraction of the machine's dense
 // compute rate. bench/run.py runs it interleaved with bench/reference.py (Python PyTorch).
-//   build/bench/deepl_bench --config experiments/cnn_mnist.json --threads 2 [--precision bf16 --channels-last]
+//   build/bench/deepl_bench --config experiments/cnn_mnist.json --threads 2 [--precision auto|bf16 --channels-last]
 //   build/bench/deepl_bench --peak --threads 2       (GEMM and convolution rate)
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "deepl/config/config.h"
+#include "deepl/core/cpu.h"
 #include "deepl/core/runtime.h"
 #include "deepl/data/dataset.h"
 #include "deepl/data/loader.h"
@@ -30,6 +31,19 @@ namespace {
 
 using nlohmann::json;
 using deepl::data::BatchLoader;
+
+// Every result names the machine and LibTorch it was measured with.
+void print_result(json j, int threads) {
+  const deepl::CpuInfo& cpu = deepl::cpu_info();
+  j["threads"] = threads;
+  j["cpu"] = {{"model", cpu.model}, {"isa_level", cpu.isa_level()}, {"native_bf16", cpu.native_bf16()}};
+  j["libtorch_version"] = deepl::libtorch_version();
+  fmt::print("{}\n", j.dump());
+}
+
+std::string precision_label(const deepl::train::Precision& p) {
+  return std::string(p.bf16 ? "bf16" : "fp32") + (p.channels_last ? "+cl" : "");
+}
 
 double seconds_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
@@ -70,7 +84,7 @@ json measure_peak() {
 // (forward + backward + deepl's fused Adam) with the backbone frozen or not.
 json measure_vgg(int64_t size, int64_t batch, const deepl::train::Precision& precision) {
   using namespace deepl;
-  json out = {{"model", "vgg16"}, {"input_size", size}, {"batch", batch}, {"precision", precision.describe()}};
+  json out = {{"model", "vgg16"}, {"input_size", size}, {"batch", batch}, {"precision", precision_label(precision)}};
   for (const bool frozen : {false, true}) {
     // The head of experiments/fashion_vgg16.json: 256 hidden units, 10 classes.
     auto vgg = std::make_shared<models::VggImpl>(
@@ -160,8 +174,9 @@ int main(int argc, char** argv) {
   app.add_option("--eval-examples", eval_examples, "examples evaluated");
   app.add_option("--train-examples", train_examples, "time one whole epoch over this many examples instead of --steps");
   app.add_option("--batch", batch, "batch size (default: the config's)");
-  app.add_option("--precision", precision, "fp32 or bf16")->check(CLI::IsMember({"fp32", "bf16"}));
-  app.add_flag("--channels-last", channels_last, "channels-last layout");
+  app.add_option("--precision", precision, "fp32, bf16, or auto (bf16 where the CPU runs it natively)")
+      ->check(CLI::IsMember({"auto", "fp32", "bf16"}));
+  app.add_flag("--channels-last", channels_last, "channels-last layout (default: off, or as auto decides with --precision auto)");
   app.add_flag("--peak", peak, "measure the dense GEMM / convolution rate instead");
   app.add_flag("--adam", adam, "measure one Adam step over the config's model, LibTorch's against the fused one");
   app.add_option("--vgg", vgg_size, "measure VGG16 images/s at this input size instead (batch: --batch, default 16)");
@@ -169,16 +184,14 @@ int main(int argc, char** argv) {
   app.add_option("--profile", profile_path, "write LibTorch profiler traces (chrome://tracing) of the timed training steps (FILE) and evaluation (FILE.eval)");
   CLI11_PARSE(app, argc, argv);
   deepl::configure_threads(threads);
+  const json layout = channels_last ? json(true) : precision == "auto" ? json("auto") : json(false);
+  const deepl::train::Precision prec = deepl::train::resolve_precision(precision, layout, deepl::cpu_info());
   if (peak) {
-    json j = measure_peak();
-    j["threads"] = threads;
-    fmt::print("{}\n", j.dump());
+    print_result(measure_peak(), threads);
     return 0;
   }
   if (vgg_size > 0) {
-    json j = measure_vgg(vgg_size, batch > 0 ? batch : 16, {precision == "bf16", channels_last});
-    j["threads"] = threads;
-    fmt::print("{}\n", j.dump());
+    print_result(measure_vgg(vgg_size, batch > 0 ? batch : 16, prec), threads);
     return 0;
   }
   using namespace deepl;
@@ -197,11 +210,9 @@ int main(int argc, char** argv) {
   if (adam) {
     json j = measure_adam(model->parameters());
     j["model"] = exp.name;
-    j["threads"] = threads;
-    fmt::print("{}\n", j.dump());
+    print_result(j, threads);
     return 0;
   }
-  const train::Precision prec{precision == "bf16", channels_last};
   if (prec.channels_last) train::to_channels_last(*model);
   auto optimizer = train::make_optimizer(exp.json["optimizer"], model->parameters());
   train::TrainerOptions to;
@@ -244,8 +255,7 @@ int main(int argc, char** argv) {
   const json result = {
       {"impl", "deepl"},
       {"model", exp.name},
-      {"threads", threads},
-      {"precision", precision + (channels_last ? "+cl" : "")},
+      {"precision", precision_label(prec)},
       {"batch", batch},
       {"train_examples_per_s", train_rate},
       {"eval_examples_per_s", static_cast<double>(eval_loader.num_examples()) / eval_seconds},
@@ -255,6 +265,6 @@ int main(int argc, char** argv) {
       {"train_flops_per_example", train_flops},
       {"train_gflops_per_s", static_cast<double>(train_flops) * train_rate / 1e9},
   };
-  fmt::print("{}\n", result.dump());
+  print_result(result, threads);
   return 0;
 }

@@ -1,11 +1,14 @@
 #!/usr/bin/python3
 """deepl vs Python PyTorch, side by side in one run (interleaved, same machine, same settings).
 
-    /usr/bin/python3 bench/run.py [--quick] [--out bench/results] [--models mlp_mnist,vgg16_frozen]
+    /usr/bin/python3 bench/run.py [--quick] [--out DIR] [--models mlp_mnist,vgg16_frozen] [--bf16 auto|always|never]
+                                  [--build build-debian13]
 
 Runs build/bench/deepl_bench and bench/reference.py for every shipped experiment at 1 and 2
-threads (plus bf16 + channels-last for the convolutional models), each case in a fresh process
-(peak RSS is per process), and writes results.md (tables) and results.json. VGG16 runs with
+threads (plus bf16 + channels-last for the convolutional models where the CPU runs bf16 natively,
+or always with --bf16 always), each case in a fresh process (peak RSS is per process), and writes
+results.md (tables) and results.json to DIR (default bench/results/<the CPU's ISA level>-libtorch<version>,
+so runs on an AVX2 machine and on an AMX Xeon, and on LibTorch 1.13 and 2.6, sit side by side). Every result names the CPU. VGG16 runs with
 random weights (speed does not depend on them), backbone frozen as shipped and all layers
 trained. Needs python3-torch and python3-torchvision (Debian).
 """
@@ -16,7 +19,8 @@ import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DEEPL_BENCH = os.path.join("build", "bench", "deepl_bench")
+BUILD = "build"  # --build: the build folder whose deepl_bench and deepl run
+DEEPL_BENCH = os.path.join(BUILD, "bench", "deepl_bench")
 VGG = ["model.pretrained="]  # random weights
 # label -> (experiment, config overrides, convolutional, steps scale)
 CASES = {
@@ -87,7 +91,7 @@ def results_table(peak, rows):
     return lines
 
 
-def scaling():
+def scaling(with_bf16):
     scale = []
     for fraction in (0.25, 0.5, 1.0):
         n = int(54000 * fraction)
@@ -95,7 +99,7 @@ def scaling():
                  "--eval-examples", "1000"])
         scale.append({"kind": "examples", "value": n, "epoch_seconds": r["epoch_seconds"]})
     for batch in (32, 64, 128, 256, 512):
-        for precision in ("fp32", "bf16"):
+        for precision in ("fp32", "bf16") if with_bf16 else ("fp32",):
             r = run([DEEPL_BENCH, "--config", "experiments/cnn_mnist.json", "--threads", "2", "--batch", str(batch),
                      "--steps", str(max(20, 6400 // batch)), "--eval-examples", "1000", "--precision", precision]
                     + (["--channels-last"] if precision == "bf16" else []))
@@ -109,7 +113,8 @@ def scaling():
     for s in scale:
         if s["kind"] == "batch":
             by_batch.setdefault(s["value"], {})[s["precision"]] = s["examples_per_s"]
-    lines += [f"| {b} | {v['fp32']:.0f} | {v['bf16+cl']:.0f} |" for b, v in by_batch.items()]
+    lines += [f"| {b} | {v['fp32']:.0f} | {v['bf16+cl']:.0f} |" if "bf16+cl" in v else f"| {b} | {v['fp32']:.0f} | - |"
+              for b, v in by_batch.items()]
     return scale, lines
 
 
@@ -134,20 +139,44 @@ def optimizer_steps():
     return rows, lines
 
 
+def machine():
+    """The CPU and LibTorch the run measured (as deepl_bench reports them)."""
+    info = run([os.path.join(BUILD, "apps", "deepl"), "info", "--json"])
+    return {"cpu": info["cpu"], "libtorch_version": info["libtorch_version"], "os": info["os"],
+            "blas": info["blas"], "onednn": info["onednn"]}
+
+
+def machine_line(m):
+    cpu = m["cpu"]
+    return (f"Machine: {cpu['model']}, {cpu['logical_cores']} cores, ISA level {cpu['isa_level']}, "
+            f"{'native' if cpu['native_bf16'] else 'no native'} bf16; {m['os']}, LibTorch {m['libtorch_version']}, "
+            f"oneDNN ISA {m['onednn']['effective_isa']}.")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="fewer steps (a smoke run)")
-    ap.add_argument("--out", default=os.path.join("bench", "results"))
+    ap.add_argument("--out", help="results folder (default: bench/results/<ISA level>-libtorch<version>)")
+    ap.add_argument("--bf16", choices=["auto", "always", "never"], default="auto",
+                    help="bf16 rows: only where the CPU runs bf16 natively (auto; elsewhere they run 16x slower), "
+                         "always, or never")
     ap.add_argument("--models", default=",".join(CASES))
     ap.add_argument("--no-scaling", action="store_true", help="skip the data-size and batch-size sweeps")
+    ap.add_argument("--build", default="build", help="build folder (e.g. build-debian13 inside scripts/check-debian13)")
     args = ap.parse_args()
+    global BUILD, DEEPL_BENCH
+    BUILD, DEEPL_BENCH = args.build, os.path.join(args.build, "bench", "deepl_bench")
     steps, eval_examples = (30, 2000) if args.quick else (200, 10000)
-    os.makedirs(os.path.join(ROOT, args.out), exist_ok=True)
+    here = machine()
+    line = ".".join(here["libtorch_version"].split(".")[:2])
+    out = args.out or os.path.join("bench", "results", f"{here['cpu']['isa_level']}-libtorch{line}")
+    with_bf16 = args.bf16 == "always" or (args.bf16 == "auto" and here["cpu"]["native_bf16"])
+    os.makedirs(os.path.join(ROOT, out), exist_ok=True)
 
     peak = {t: run([DEEPL_BENCH, "--peak", "--threads", str(t)]) for t in (1, 2)}
     rows = []
     for label in args.models.split(","):
-        settings = [("fp32", False)] + ([("bf16", True)] if CASES[label][2] else [])
+        settings = [("fp32", False)] + ([("bf16", True)] if CASES[label][2] and with_bf16 else [])
         for threads in (1, 2):
             for precision, cl in settings:
                 pair = {}
@@ -160,7 +189,7 @@ def main():
                       f"{p['eval_examples_per_s']:.0f} (notebook) / {p['eval_in_memory_examples_per_s']:.0f} "
                       f"(in memory) ex/s", flush=True)
 
-    lines = ["# deepl vs Python PyTorch (same machine, same run, interleaved)", "",
+    lines = ["# deepl vs Python PyTorch (same machine, same run, interleaved)", "", machine_line(here), "",
              f"Dense rate measured by LibTorch here: GEMM 2048² fp32 {peak[1]['gemm_fp32_gflops']:.0f} GFLOP/s at 1 "
              f"thread, {peak[2]['gemm_fp32_gflops']:.0f} at 2; convolution fp32 {peak[1]['conv_fp32_gflops']:.0f} / "
              f"{peak[2]['conv_fp32_gflops']:.0f}, bf16 channels-last {peak[1]['conv_bf16_cl_gflops']:.0f} / "
@@ -169,7 +198,7 @@ def main():
     lines += results_table(peak, rows)
     scale, adam = [], []
     if not args.quick and not args.no_scaling:
-        scale, scale_lines = scaling()
+        scale, scale_lines = scaling(with_bf16)
         lines += scale_lines
     if not args.quick:
         adam, adam_lines = optimizer_steps()
@@ -177,10 +206,10 @@ def main():
 
     text = "\n".join(lines) + "\n"
     print(text)
-    with open(os.path.join(ROOT, args.out, "results.md"), "w") as f:
+    with open(os.path.join(ROOT, out, "results.md"), "w") as f:
         f.write(text)
-    with open(os.path.join(ROOT, args.out, "results.json"), "w") as f:
-        json.dump({"peak": peak, "rows": rows, "scale": scale, "optimizer": adam}, f, indent=2)
+    with open(os.path.join(ROOT, out, "results.json"), "w") as f:
+        json.dump({"machine": here, "peak": peak, "rows": rows, "scale": scale, "optimizer": adam}, f, indent=2)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "deepl/core/device.h"
 #include "deepl/core/error.h"
 #include "deepl/core/json_util.h"
 #include "deepl/models/registry.h"
@@ -31,6 +32,11 @@ Field ranged(Field f, double lo, double hi) {
 
 Field optional(Field f) {
   f.optional = true;
+  return f;
+}
+
+Field bool_or_choice(Field f) {
+  f.bool_or_choice = true;
   return f;
 }
 
@@ -87,8 +93,11 @@ std::vector<Field> build_fields() {
       ranged(make_field("grad_clip", FieldType::kNumber, 0.0, "clip the gradient norm to this value (0: off)"), 0.0, 1e9),
       object("early_stopping", early, ""),
       object("checkpoint", checkpoint, ""),
-      choice("precision", "fp32", {"fp32", "bf16"}, "fp32, or bf16 autocast on CPU (float32 master weights)"),
-      make_field("channels_last", FieldType::kBool, false, "channels-last layout for conv models"),
+      choice("precision", "auto", {"auto", "fp32", "bf16"},
+             "bf16 autocast (float32 master weights) or fp32; auto: bf16 where the CPU runs it natively "
+             "(AVX512_BF16/AMX), else fp32"),
+      bool_or_choice(choice("channels_last", "auto", {"auto"},
+                            "channels-last layout for conv models; auto: on with bf16, off with fp32")),
       ranged(make_field("log_every", FieldType::kInt, 0, "plain-log progress line every N batches (0: ~10 per epoch)"), 0, 1e9),
   };
   std::vector<Field> distributed = {
@@ -109,7 +118,8 @@ std::vector<Field> build_fields() {
       optional(make_field("description", FieldType::kString, nullptr, "free text")),
       ranged(make_field("seed", FieldType::kInt, 0, "seed of initialisation, split, shuffling, dropout"), 0, 9.0e15),
       ranged(make_field("threads", FieldType::kInt, 0, "LibTorch intra-op threads (0: all cores)"), 0, 1024),
-      choice("device", "cpu", {"cpu", "cuda"}, "device (cuda only where LibTorch was built with it)"),
+      make_field("device", FieldType::kString, "auto",
+                 "cpu, cuda, cuda:N, or auto (CUDA where LibTorch has it and a device is visible, else the CPU)"),
       object("data", data, ""),
       model,
       object("optimizer", optimizer, ""),
@@ -124,8 +134,8 @@ std::vector<Field> build_fields() {
 void resolve_model(json& model) {
   if (!model.is_object()) throw_usage("/model: expected object with a \"type\"");
   if (!model.contains("type") || !model["type"].is_string()) throw_usage("/model/type: required string is missing");
-  const auto& entry = models::find_model(model["type"].get<std::string>());
-  std::vector<Field> fields = entry.fields;
+  const std::string type = model["type"];
+  std::vector<Field> fields = models::find_model(type).fields;
   fields.insert(fields.begin(), make_field("type", FieldType::kString, nullptr, "model type"));
   apply_schema(model, fields, "/model");
 }
@@ -148,9 +158,7 @@ void check_consistency(const json& cfg) {
     }
   }
   if (cfg["optimizer"]["betas"].size() != 2) throw_usage("/optimizer/betas: expected 2 numbers");
-  if (cfg["device"] == "cuda") {
-    throw_usage("/device: \"cuda\" requested, but this LibTorch build has no CUDA support; use \"cpu\"");
-  }
+  resolve_device(cfg["device"]);
 }
 
 }  // namespace

@@ -48,7 +48,8 @@ std::string describe(const json& v) {
 }
 
 [[noreturn]] void type_error(const std::string& pointer, const Field& f, const json& v) {
-  throw_usage(fmt::format("{}: expected {}, got {}", pointer, type_name(f.type), describe(v)));
+  const std::string expected = f.bool_or_choice ? "boolean or string" : type_name(f.type);
+  throw_usage(fmt::format("{}: expected {}, got {}", pointer, expected, describe(v)));
 }
 
 void check_range(const std::string& pointer, const Field& f, double x) {
@@ -92,6 +93,7 @@ void check_value(const std::string& pointer, const Field& f, json& v) {
       if (!v.is_boolean()) type_error(pointer, f, v);
       break;
     case FieldType::kString:
+      if (f.bool_or_choice && v.is_boolean()) break;
       if (!v.is_string()) type_error(pointer, f, v);
       if (!f.choices.empty()) {
         const auto s = v.get<std::string>();
@@ -163,6 +165,7 @@ std::string schema_markdown_rows(const std::vector<Field>& fields, const std::st
     }
     std::string type = type_name(f.type);
     if (!f.choices.empty()) type = fmt::format("{}", fmt::join(f.choices, " \\| "));
+    if (f.bool_or_choice) type = "boolean \\| " + type;
     const std::string def = f.default_value.is_null() ? (f.optional ? "none" : "required") : "`" + f.default_value.dump() + "`";
     out += fmt::format("| `{}` | {} | {} | {} |\n", key, type, def, f.doc);
     if (f.type == FieldType::kObjectList) out += schema_markdown_rows(f.children, key + "[]");

@@ -159,6 +159,16 @@ torch::Tensor BatchLoader::gather(const torch::Tensor& positions) const {
   return normalise(as_nchw(data_.images.index_select(0, positions)).to(torch::kFloat32));
 }
 
+namespace {
+
+void move_to(Batch& b, const torch::Device& device) {
+  if (device.is_cpu()) return;
+  b.inputs = b.inputs.pin_memory().to(device, /*non_blocking=*/true);
+  b.targets = b.targets.pin_memory().to(device, /*non_blocking=*/true);
+}
+
+}  // namespace
+
 Batch BatchLoader::batch(int64_t i) const {
   if (i < 0 || i >= num_batches()) throw_failure(fmt::format("batch {} out of range 0..{}", i, num_batches() - 1));
   const int64_t start = i * local_batch_size();
@@ -169,6 +179,7 @@ Batch BatchLoader::batch(int64_t i) const {
   b.targets = data_.labels.index_select(0, b.indices);
   if (data_.images.is_floating_point()) {  // precomputed features: no pixel transforms
     b.inputs = data_.images.index_select(0, b.indices);
+    move_to(b, options_.device);
     return b;
   }
   torch::Tensor pixels = as_nchw(data_.images.index_select(0, b.indices)).to(torch::kFloat32);
@@ -177,6 +188,7 @@ Batch BatchLoader::batch(int64_t i) const {
     for (const auto& t : options_.transforms) pixels = t(pixels, gen);
   }
   b.inputs = normalise(std::move(pixels));
+  move_to(b, options_.device);
   return b;
 }
 

@@ -8,6 +8,7 @@
 #include <torch/torch.h>
 
 #include "deepl/core/error.h"
+#include "deepl/core/torch_compat.h"
 
 namespace deepl::dist {
 
@@ -97,6 +98,7 @@ GlooReplicas::GlooReplicas(const WorldInfo& world, const ReplicaOptions& options
     c10d::TCPStoreOptions store_options;
     store_options.port = static_cast<uint16_t>(world.master_port);
     store_options.isServer = world.rank == 0 && !world.agent_store_prefix;
+    compat::use_plain_tcp_store(store_options);
     store_options.numWorkers = world.agent_store_prefix ? c10::nullopt : c10::optional<size_t>(world.world_size);
     store_options.timeout = options.timeout;
     c10::intrusive_ptr<c10d::Store> store = c10::make_intrusive<c10d::TCPStore>(world.master_addr, store_options);

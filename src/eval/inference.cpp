@@ -5,6 +5,9 @@
 
 #include <algorithm>
 
+#include "deepl/core/device.h"
+#include "deepl/core/torch_compat.h"
+
 namespace deepl::eval {
 namespace {
 
@@ -59,14 +62,14 @@ InferencePlan::InferencePlan(models::NetworkImpl& model, const train::Precision&
 
 void InferencePlan::add_layers(torch::nn::Sequential layers) {
   const torch::Dtype dtype = precision_.bf16 ? torch::kBFloat16 : torch::kFloat32;
-  const bool onednn = onednn_available(dtype);
+  const bool onednn = device_of(*model_).is_cpu() && onednn_available(dtype);
   std::vector<torch::nn::AnyModule> modules(layers->begin(), layers->end());
   for (size_t i = 0; i < modules.size(); ++i) {
     torch::nn::Module& layer = *modules[i].ptr();
     if (layer.as<torch::nn::Dropout>() || layer.as<torch::nn::Dropout2d>()) continue;  // identity in eval
     auto* conv = layer.as<torch::nn::Conv2d>();
-    const auto* padding = conv ? c10::get_if<torch::ExpandingArray<2>>(&conv->options.padding()) : nullptr;
-    if (onednn && padding && c10::holds_alternative<torch::enumtype::kZeros>(conv->options.padding_mode())) {
+    const auto* padding = conv ? compat::variant_get_if<torch::ExpandingArray<2>>(conv->options.padding()) : nullptr;
+    if (onednn && padding && compat::variant_holds<torch::enumtype::kZeros>(conv->options.padding_mode())) {
       Tensor weight = conv->weight.detach(), bias = conv->options.bias() ? conv->bias.detach() : Tensor();
       auto* bn = i + 1 < modules.size() ? modules[i + 1].ptr()->as<torch::nn::BatchNorm2d>() : nullptr;
       if (folds_into_convolution(bn)) {

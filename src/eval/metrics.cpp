@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <torch/torch.h>
 
+#include "deepl/core/device.h"
 #include "deepl/eval/inference.h"
 
 namespace deepl::eval {
@@ -118,8 +119,9 @@ Evaluation evaluate(models::NetworkImpl& model, models::Task task, const data::B
   torch::InferenceMode guard;
   const bool was_training = model.is_training();
   model.eval();
-  torch::Tensor confusion = torch::zeros({num_classes, num_classes}, torch::kInt64);
-  torch::Tensor total_loss = torch::zeros({}, torch::kFloat64);
+  const auto on_device = torch::TensorOptions().device(device_of(model));
+  torch::Tensor confusion = torch::zeros({num_classes, num_classes}, on_device.dtype(torch::kInt64));
+  torch::Tensor total_loss = torch::zeros({}, on_device.dtype(torch::kFloat64));
   std::vector<torch::Tensor> indices, predictions, confidence;
   const InferencePlan plan(model, precision);
   for (int64_t i = 0; i < loader.num_batches(); ++i) {
@@ -130,12 +132,12 @@ Evaluation evaluate(models::NetworkImpl& model, models::Task task, const data::B
     const torch::Tensor predicted = predict_classes(task, outputs);
     accumulate_confusion(confusion, batch.targets, predicted);
     indices.push_back(batch.indices);
-    predictions.push_back(predicted);
-    confidence.push_back(std::get<0>(class_probabilities(task, outputs).max(1)));
+    predictions.push_back(predicted.cpu());
+    confidence.push_back(std::get<0>(class_probabilities(task, outputs).max(1)).cpu());
   }
   model.train(was_training);
   Evaluation e;
-  e.metrics = metrics_from_confusion(confusion, total_loss.item<double>());
+  e.metrics = metrics_from_confusion(confusion.cpu(), total_loss.item<double>());
   e.indices = indices.empty() ? torch::empty({0}, torch::kInt64) : torch::cat(indices);
   e.predictions = predictions.empty() ? torch::empty({0}, torch::kInt64) : torch::cat(predictions);
   e.confidence = confidence.empty() ? torch::empty({0}) : torch::cat(confidence);

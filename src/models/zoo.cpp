@@ -233,7 +233,8 @@ int64_t output_units(Task task, const InputSpec& input) {
 }
 
 std::shared_ptr<NetworkImpl> build_model(const json& model_section, const InputSpec& input) {
-  const ModelEntry& entry = find_model(model_section.at("type").get<std::string>());
+  const std::string type = model_section.at("type");
+  const ModelEntry& entry = find_model(type);
   json options = model_section;
   options.erase("type");
   return entry.build(options, input);

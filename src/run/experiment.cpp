@@ -6,6 +6,8 @@
 
 #include <chrono>
 
+#include "deepl/core/cpu.h"
+#include "deepl/core/device.h"
 #include "deepl/core/error.h"
 #include "deepl/core/files.h"
 #include "deepl/core/json_util.h"
@@ -21,43 +23,15 @@
 #include "deepl/run/feature_cache.h"
 #include "deepl/train/callbacks.h"
 #include "deepl/train/checkpoint.h"
+#include "run_parts.h"
 
 namespace deepl::run {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
+using namespace detail;
 
 namespace {
-
-// What a run knows about its data besides the pixels; stored in every checkpoint so evaluation
-// and prediction rebuild the same inputs without the training set.
-struct DataStats {
-  std::string dataset;
-  data::Normalization normalization;
-  std::vector<int64_t> input_shape;  // [C, H, W]
-  std::vector<std::string> class_names;
-
-  json to_json() const {
-    return {{"dataset", dataset},        {"mean", normalization.mean}, {"std", normalization.std},
-            {"input_shape", input_shape}, {"class_names", class_names}};
-  }
-  static DataStats from_json(const json& j, const std::string& origin) {
-    try {
-      DataStats s;
-      s.dataset = j.at("dataset");
-      s.normalization.mean = j.at("mean").get<std::vector<double>>();
-      s.normalization.std = j.at("std").get<std::vector<double>>();
-      s.input_shape = j.at("input_shape").get<std::vector<int64_t>>();
-      s.class_names = j.at("class_names").get<std::vector<std::string>>();
-      return s;
-    } catch (const json::exception& e) {
-      throw_data(origin + ": checkpoint metadata lacks the data statistics (" + e.what() + ")");
-    }
-  }
-  models::InputSpec spec() const {
-    return {input_shape.at(0), input_shape.at(1), input_shape.at(2), static_cast<int64_t>(class_names.size())};
-  }
-};
 
 struct PreparedData {
   data::Dataset train;
@@ -88,63 +62,6 @@ PreparedData prepare_data(const config::Experiment& exp) {
   return p;
 }
 
-data::BatchLoader make_loader(const data::Dataset& dataset, const torch::Tensor& indices, int64_t batch_size,
-                              bool training, const config::Experiment& exp, const DataStats& stats,
-                              const dist::WorldInfo& world = {}) {
-  const json& d = exp.json.at("data");
-  data::LoaderOptions o;
-  o.rank = world.rank;
-  o.world_size = world.world_size;
-  o.batch_size = batch_size;
-  o.shuffle = training;
-  o.drop_last = training && d.at("drop_last").get<bool>();
-  o.seed = exp.seed;
-  o.normalization = stats.normalization;
-  if (training) {
-    if (d.at("random_crop").get<int64_t>() > 0) o.transforms.push_back(data::random_crop(d.at("random_crop")));
-    if (d.at("hflip").get<bool>()) o.transforms.push_back(data::horizontal_flip());
-  }
-  return data::BatchLoader(dataset, indices, o);
-}
-
-std::shared_ptr<models::NetworkImpl> build_network(const config::Experiment& exp, const models::InputSpec& spec) {
-  return models::build_model(exp.json.at("model"), spec);
-}
-
-train::Precision precision_of(const config::Experiment& exp) {
-  const json& t = exp.json.at("train");
-  return {t.at("precision") == "bf16", t.at("channels_last").get<bool>()};
-}
-
-models::Task task_of(const config::Experiment& exp) {
-  return models::find_model(exp.json.at("model").at("type")).task;
-}
-
-std::vector<int64_t> flat_counts(const torch::Tensor& confusion) {
-  const torch::Tensor c = confusion.contiguous().to(torch::kInt64);
-  return std::vector<int64_t>(c.data_ptr<int64_t>(), c.data_ptr<int64_t>() + c.numel());
-}
-
-void write_misclassified(const fs::path& path, const eval::Evaluation& e, const data::Dataset& dataset) {
-  const torch::Tensor targets = dataset.labels.index_select(0, e.indices);
-  const torch::Tensor wrong = torch::nonzero(e.predictions != targets).flatten();
-  const torch::Tensor order = std::get<1>(e.confidence.index_select(0, wrong).sort(0, /*descending=*/true));
-  std::vector<report::GridImage> images;
-  const auto& names = dataset.class_names;
-  for (int64_t k = 0; k < std::min<int64_t>(32, order.numel()); ++k) {
-    const int64_t pos = wrong[order[k].item<int64_t>()].item<int64_t>();
-    const int64_t index = e.indices[pos].item<int64_t>();
-    const int64_t truth = targets[pos].item<int64_t>(), predicted = e.predictions[pos].item<int64_t>();
-    images.push_back(grid_image(dataset, index,
-                                fmt::format("{} as {} {:.0f}%", names.at(truth), names.at(predicted),
-                                            100 * e.confidence[pos].item<double>()),
-                                true));
-  }
-  report::write_image_grid_png(path, images,
-                               fmt::format("{} most confident mistakes (true as predicted, confidence)", images.size()),
-                               8);
-}
-
 void write_learning_curves(const fs::path& path, const std::vector<train::EpochMetrics>& history) {
   report::Series tl{"train", {}, {}, 0x1f77b4}, vl{"validation", {}, {}, 0xff7f0e};
   report::Series ta{"train", {}, {}, 0x1f77b4}, va{"validation", {}, {}, 0xff7f0e};
@@ -158,21 +75,6 @@ void write_learning_curves(const fs::path& path, const std::vector<train::EpochM
   report::write_charts_png(path, {{"Loss", "epoch", "loss", {tl, vl}}, {"Accuracy", "epoch", "accuracy", {ta, va}}});
 }
 
-void write_evaluation_reports(const fs::path& dir, const eval::Evaluation& e, const data::Dataset& dataset,
-                              const std::string& title, const json& extra) {
-  json metrics = eval::metrics_to_json(e.metrics, dataset.class_names);
-  for (const auto& item : extra.items()) metrics[item.key()] = item.value();
-  write_json_file(dir / "metrics.json", metrics);
-  write_file_atomic(dir / "confusion_matrix.csv", eval::confusion_to_csv(e.metrics.confusion, dataset.class_names));
-  report::write_confusion_matrix_png(dir / "confusion_matrix.png", flat_counts(e.metrics.confusion), dataset.class_names,
-                                     fmt::format("{} (accuracy {:.4f})", title, e.metrics.accuracy));
-  write_misclassified(dir / "misclassified.png", e, dataset);
-}
-
-double seconds_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
 void resume_from(const fs::path& path, train::Trainer& trainer, models::NetworkImpl& whole_model) {
   const train::Checkpoint ckpt = train::read_checkpoint(path);
   train::load_model_state(whole_model, ckpt.model, path.string());
@@ -182,6 +84,14 @@ void resume_from(const fs::path& path, train::Trainer& trainer, models::NetworkI
   if (trainer.scheduler() && !ckpt.meta.at("scheduler").is_null()) trainer.scheduler()->load_state(ckpt.meta.at("scheduler"));
   train::restore_rng(ckpt.rng);
   spdlog::info("resumed from {} after epoch {}", path.string(), trainer.completed_epochs());
+}
+
+json cpu_manifest_entry() {
+  const CpuInfo& cpu = cpu_info();
+  return {{"model", cpu.model},
+          {"logical_cores", cpu.logical_cores},
+          {"isa_level", cpu.isa_level()},
+          {"native_bf16", cpu.native_bf16()}};
 }
 
 }  // namespace
@@ -198,6 +108,9 @@ void write_manifest(const fs::path& run_dir, const config::Experiment& exp, cons
                    {"communication", facts.communication},
                    {"deepl_version", deepl_version()},
                    {"libtorch_version", libtorch_version()},
+                   {"device", facts.device},
+                   {"precision", facts.precision},
+                   {"cpu", cpu_manifest_entry()},
                    {"git_commit", git_commit()},
                    {"host", host_name()},
                    {"started", facts.started},
@@ -256,9 +169,18 @@ TrainResult train_experiment(const config::Experiment& exp, const TrainOptions& 
   const auto replicas = join_replicas(exp, options.world);
   result.run_dir = options.run_dir ? *options.run_dir : fs::path(exp.json.at("output").at("dir").get<std::string>()) / exp.name;
   const fs::path ckpt_dir = result.run_dir / "checkpoints";
-  spdlog::info("run {}: folder {}, seed {}, {} threads{}, {}, LibTorch {}", exp.name, result.run_dir.string(), exp.seed,
-               result.threads, replicas ? fmt::format(" x {} ranks", options.world.world_size) : "",
-               precision_of(exp).describe(), libtorch_version());
+  const DeviceChoice device = resolve_device(exp.json.at("device"));
+  if (replicas && !device.device.is_cpu()) {
+    throw_usage("/device: data-parallel training runs on the CPU (Gloo); on CUDA it would need NCCL, which deepl "
+                "does not use yet: set \"device\": \"cpu\"");
+  }
+  const train::Precision precision = precision_of(exp);
+  facts.precision = precision.explain();
+  facts.device = fmt::format("{} ({})", device.device.str(), device.reason);
+  spdlog::info("run {}: folder {}, seed {}, {} threads{}, device {}, precision {}, CPU {} ({}), LibTorch {}", exp.name,
+               result.run_dir.string(), exp.seed, result.threads,
+               replicas ? fmt::format(" x {} ranks", options.world.world_size) : "", facts.device, facts.precision,
+               cpu_info().model, cpu_info().isa_level(), libtorch_version());
   if (lead) {
     ensure_directory(ckpt_dir);
     if (const int stale = remove_stale_temp_files(result.run_dir)) {
@@ -271,7 +193,7 @@ TrainResult train_experiment(const config::Experiment& exp, const TrainOptions& 
   PreparedData prepared = prepare_data(exp);
   const json& d = exp.json.at("data");
   auto model = build_network(exp, prepared.stats.spec());
-  const train::Precision precision = precision_of(exp);
+  model->to(device.device);
   if (precision.channels_last) train::to_channels_last(*model);
 
   // What the trainer optimises and reads: the whole model on images or, with a frozen backbone,
@@ -370,115 +292,6 @@ TrainResult train_experiment(const config::Experiment& exp, const TrainOptions& 
                e.metrics.examples, best.meta.at("epoch").get<int64_t>(), e.metrics.loss, e.metrics.accuracy,
                e.metrics.macro_f1, result.run_dir.string());
   return result;
-}
-
-namespace {
-struct LoadedModel {
-  config::Experiment experiment;
-  DataStats stats;
-  std::shared_ptr<models::NetworkImpl> model;
-  models::Task task;
-  train::Precision precision;
-};
-
-LoadedModel load_model_from_checkpoint(const fs::path& path) {
-  const train::Checkpoint ckpt = train::read_checkpoint(path);
-  LoadedModel m;
-  if (!ckpt.meta.contains("config") || !ckpt.meta.contains("data")) throw_data(path.string() + ": checkpoint lacks its config");
-  json config = ckpt.meta.at("config");
-  // The checkpoint holds every weight: do not ask for the pretrained file it started from.
-  if (config.contains("model") && config["model"].contains("pretrained")) config["model"]["pretrained"] = "";
-  m.experiment = config::resolve_experiment(config, {}, path.string() + " (embedded config)");
-  m.stats = DataStats::from_json(ckpt.meta.at("data"), path.string());
-  m.model = build_network(m.experiment, m.stats.spec());
-  m.precision = precision_of(m.experiment);
-  if (m.precision.channels_last) train::to_channels_last(*m.model);
-  train::load_model_state(*m.model, ckpt.model, path.string());
-  m.model->eval();
-  m.task = task_of(m.experiment);
-  return m;
-}
-}  // namespace
-
-eval::Metrics evaluate_checkpoint(const fs::path& checkpoint, const EvalOptions& options) {
-  const int threads = configure_threads(options.threads);
-  LoadedModel m = load_model_from_checkpoint(checkpoint);
-  const json& d = m.experiment.json.at("data");
-  const fs::path root = data::resolve_data_root(d.at("root"));
-  data::Dataset dataset;
-  torch::Tensor indices;
-  if (options.split == "test") {
-    dataset = data::load_dataset(d.at("dataset"), data::Split::kTest, root);
-  } else if (options.split == "val") {
-    dataset = data::load_dataset(d.at("dataset"), data::Split::kTrain, root);
-    indices = data::split_train_val(dataset.labels, d.at("val_fraction"), m.experiment.seed, d.at("stratified")).val;
-    if (indices.numel() == 0) throw_usage("--split val: the run had no validation split (data.val_fraction = 0)");
-  } else {
-    throw_usage("--split: expected test or val, got \"" + options.split + "\"");
-  }
-  const data::BatchLoader loader = make_loader(dataset, indices, d.at("eval_batch_size"), false, m.experiment, m.stats);
-  const auto start = std::chrono::steady_clock::now();
-  const eval::Evaluation e = eval::evaluate(*m.model, m.task, loader, static_cast<int64_t>(m.stats.class_names.size()), m.precision);
-  const double seconds = seconds_since(start);
-  const fs::path out = options.out_dir ? *options.out_dir : checkpoint.parent_path().parent_path() / ("eval-" + options.split);
-  write_evaluation_reports(out, e, dataset, fmt::format("{} {}", m.experiment.name, options.split),
-                           {{"split", options.split}, {"checkpoint", fs::absolute(checkpoint).string()},
-                            {"threads", threads}, {"seconds", seconds}});
-  if (!options.quiet) {
-    spdlog::info("{} on {} ({} examples, {:.2f}s, {} threads): loss {:.4f} accuracy {:.4f} macro-F1 {:.4f}; wrote {}",
-                 checkpoint.string(), options.split, e.metrics.examples, seconds, threads, e.metrics.loss,
-                 e.metrics.accuracy, e.metrics.macro_f1, out.string());
-  }
-  return e.metrics;
-}
-
-void predict(const fs::path& checkpoint, const fs::path& input, int top_k, std::ostream& out) {
-  LoadedModel m = load_model_from_checkpoint(checkpoint);
-  torch::Tensor images = data::read_idx(input);
-  const auto& shape = m.stats.input_shape;
-  if (images.scalar_type() != torch::kUInt8) throw_data(input.string() + ": expected uint8 images");
-  if (images.dim() == 2 || (images.dim() == 3 && shape[0] > 1 && images.size(0) == shape[0])) images = images.unsqueeze(0);
-  const std::vector<int64_t> got(images.sizes().begin() + 1, images.sizes().end());
-  const std::vector<int64_t> want_hw(shape.begin() + 1, shape.end());
-  if (got != want_hw && got != shape) {
-    throw_data(fmt::format("{}: images are {}, the model expects {}", input.string(), fmt::join(got, "x"),
-                           fmt::join(shape, "x")));
-  }
-  data::Dataset dataset{"input", images, torch::zeros({images.size(0)}, torch::kInt64), m.stats.class_names};
-  data::LoaderOptions o;
-  o.batch_size = 1000;
-  o.normalization = m.stats.normalization;
-  const data::BatchLoader loader(dataset, torch::Tensor(), o);
-  const int64_t k = std::clamp<int64_t>(top_k, 1, static_cast<int64_t>(m.stats.class_names.size()));
-  torch::InferenceMode guard;
-  const eval::InferencePlan plan(*m.model, m.precision);
-  for (int64_t b = 0; b < loader.num_batches(); ++b) {
-    const data::Batch batch = loader.batch(b);
-    const torch::Tensor outputs = plan.forward(batch.inputs);
-    const torch::Tensor probs = eval::class_probabilities(m.task, outputs);
-    const auto [values, classes] = probs.topk(k, 1);
-    for (int64_t i = 0; i < probs.size(0); ++i) {
-      json top = json::array();
-      for (int64_t j = 0; j < k; ++j) {
-        const int64_t c = classes[i][j].item<int64_t>();
-        top.push_back({{"class", c}, {"name", m.stats.class_names.at(c)}, {"probability", values[i][j].item<double>()}});
-      }
-      out << json{{"index", batch.indices[i].item<int64_t>()}, {"top", top}}.dump() << "\n";
-    }
-  }
-}
-
-void export_weights(const fs::path& checkpoint, const fs::path& out) {
-  const LoadedModel m = load_model_from_checkpoint(checkpoint);  // checks the weights fit the model
-  io::write_state_dict(out, train::model_state_dict(*m.model));
-}
-
-std::string model_summary(const config::Experiment& exp) {
-  const auto& info = data::dataset_info(exp.json.at("data").at("dataset"));
-  const auto& s = info.image_shape;
-  const models::InputSpec spec{s.at(0), s.at(1), s.at(2), static_cast<int64_t>(info.class_names.size())};
-  auto model = build_network(exp, spec);
-  return models::format_summary(models::summarize(*model, info.image_shape));
 }
 
 }  // namespace deepl::run

@@ -6,6 +6,7 @@
 
 #include <chrono>
 
+#include "deepl/core/device.h"
 #include "deepl/core/error.h"
 #include "deepl/core/files.h"
 #include "deepl/eval/inference.h"
@@ -70,13 +71,14 @@ data::Dataset cached_features(models::VggImpl& vgg, const data::Dataset& images,
   data::LoaderOptions o;
   o.batch_size = 256;
   o.normalization = normalization;
+  o.device = device_of(vgg);
   const data::BatchLoader loader(images, torch::Tensor(), o);
   std::vector<torch::Tensor> parts;
   {
     torch::InferenceMode guard;
     vgg.eval();
     const eval::InferencePlan backbone(*vgg.backbone(), precision);
-    for (int64_t i = 0; i < loader.num_batches(); ++i) parts.push_back(backbone.forward(loader.batch(i).inputs).contiguous());
+    for (int64_t i = 0; i < loader.num_batches(); ++i) parts.push_back(backbone.forward(loader.batch(i).inputs).cpu().contiguous());
   }
   out.images = torch::cat(parts);
   c10::impl::GenericDict dict(c10::StringType::get(), c10::AnyType::get());

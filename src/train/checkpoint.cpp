@@ -6,6 +6,7 @@
 
 #include "deepl/core/error.h"
 #include "deepl/core/files.h"
+#include "deepl/core/torch_compat.h"
 #include "deepl/io/pytorch_file.h"
 
 namespace deepl::train {
@@ -16,8 +17,6 @@ namespace {
 
 constexpr const char* kFormat = "deepl-checkpoint-v1";
 
-std::string state_key(const torch::Tensor& p) { return c10::guts::to_string(p.unsafeGetTensorImpl()); }
-
 std::vector<torch::Tensor> optimizer_params(const torch::optim::Optimizer& optimizer) {
   std::vector<torch::Tensor> params;
   for (const auto& group : optimizer.param_groups())
@@ -25,20 +24,21 @@ std::vector<torch::Tensor> optimizer_params(const torch::optim::Optimizer& optim
   return params;
 }
 
+// Checkpoints hold CPU tensors, so they load on any machine whatever device trained them.
 c10::impl::GenericDict param_state_to_dict(torch::optim::OptimizerParamState& state) {
   c10::impl::GenericDict d(c10::StringType::get(), c10::AnyType::get());
   if (auto* s = dynamic_cast<torch::optim::AdamParamState*>(&state)) {
     d.insert("step", s->step());
-    d.insert("exp_avg", s->exp_avg());
-    d.insert("exp_avg_sq", s->exp_avg_sq());
-    if (s->max_exp_avg_sq().defined()) d.insert("max_exp_avg_sq", s->max_exp_avg_sq());
+    d.insert("exp_avg", s->exp_avg().cpu());
+    d.insert("exp_avg_sq", s->exp_avg_sq().cpu());
+    if (s->max_exp_avg_sq().defined()) d.insert("max_exp_avg_sq", s->max_exp_avg_sq().cpu());
   } else if (auto* s = dynamic_cast<torch::optim::AdamWParamState*>(&state)) {
     d.insert("step", s->step());
-    d.insert("exp_avg", s->exp_avg());
-    d.insert("exp_avg_sq", s->exp_avg_sq());
-    if (s->max_exp_avg_sq().defined()) d.insert("max_exp_avg_sq", s->max_exp_avg_sq());
+    d.insert("exp_avg", s->exp_avg().cpu());
+    d.insert("exp_avg_sq", s->exp_avg_sq().cpu());
+    if (s->max_exp_avg_sq().defined()) d.insert("max_exp_avg_sq", s->max_exp_avg_sq().cpu());
   } else if (auto* s = dynamic_cast<torch::optim::SGDParamState*>(&state)) {
-    d.insert("momentum_buffer", s->momentum_buffer());
+    d.insert("momentum_buffer", s->momentum_buffer().cpu());
   } else {
     throw_failure("checkpoint: unsupported optimizer state type");
   }
@@ -49,7 +49,7 @@ c10::IValue optimizer_to_ivalue(const torch::optim::Optimizer& optimizer) {
   const auto params = optimizer_params(optimizer);
   c10::impl::GenericDict state(c10::IntType::get(), c10::AnyType::get());
   for (size_t i = 0; i < params.size(); ++i) {
-    const auto it = optimizer.state().find(state_key(params[i]));
+    const auto it = optimizer.state().find(compat::optimizer_state_key(params[i]));
     if (it != optimizer.state().end()) state.insert(static_cast<int64_t>(i), param_state_to_dict(*it->second));
   }
   c10::impl::GenericList groups(c10::AnyType::get());
@@ -80,8 +80,8 @@ int64_t int_entry(const c10::impl::GenericDict& d, const std::string& key, const
   return it->value().toInt();
 }
 
-// A saved state tensor copied into the layout of its parameter, so a channels-last weight's Adam
-// state stays channels-last (FusedAdam needs matching layouts) after a resume.
+// A saved state tensor copied into the layout and onto the device of its parameter, so a
+// channels-last weight's Adam state stays channels-last (FusedAdam needs matching layouts).
 torch::Tensor state_like(const torch::Tensor& p, const torch::Tensor& saved, const std::string& origin) {
   if (saved.sizes() != p.sizes()) {
     throw_data(fmt::format("{}: optimizer state of shape {} for a parameter of shape {}", origin,
@@ -122,7 +122,7 @@ std::map<std::string, torch::Tensor> model_state_dict(const models::NetworkImpl&
 void save_checkpoint(const std::filesystem::path& path, const models::NetworkImpl& model,
                      const torch::optim::Optimizer* optimizer, const json& meta, bool with_rng) {
   c10::Dict<std::string, torch::Tensor> weights;
-  for (const auto& [name, t] : model_state_dict(model)) weights.insert(name, t.detach());
+  for (const auto& [name, t] : model_state_dict(model)) weights.insert(name, t.detach().cpu());
   c10::impl::GenericDict root(c10::StringType::get(), c10::AnyType::get());
   root.insert("format", std::string(kFormat));
   root.insert("model", weights);
@@ -219,12 +219,12 @@ void load_optimizer_state(torch::optim::Optimizer& optimizer, const c10::IValue&
       s = adam_state<torch::optim::AdamParamState>(d, p, origin);
     } else if (dynamic_cast<torch::optim::SGD*>(&optimizer)) {
       auto sgd = std::make_unique<torch::optim::SGDParamState>();
-      sgd->momentum_buffer(tensor_entry(d, "momentum_buffer", origin).clone());
+      sgd->momentum_buffer(state_like(p, tensor_entry(d, "momentum_buffer", origin), origin));
       s = std::move(sgd);
     } else {
       throw_failure(origin + ": unsupported optimizer type for resuming");
     }
-    optimizer.state()[state_key(p)] = std::move(s);
+    optimizer.state()[compat::optimizer_state_key(p)] = std::move(s);
   }
   for (size_t g = 0; g < groups.size(); ++g) {
     const auto group = as_dict(groups.get(g), origin + ": optimizer param group");

@@ -8,6 +8,8 @@
 #include <cmath>
 #include <string>
 
+#include "deepl/core/torch_compat.h"
+
 namespace deepl::train {
 namespace {
 
@@ -49,9 +51,6 @@ void fused_update(const Update& u, float* param, const float* grad, float* exp_a
   });
 }
 
-// The key torch::optim::Optimizer files a parameter's state under.
-std::string state_key(const torch::Tensor& p) { return c10::guts::to_string(p.unsafeGetTensorImpl()); }
-
 bool same_dense_layout(const torch::Tensor& a, const torch::Tensor& b) {
   return b.defined() && b.scalar_type() == torch::kFloat32 && b.strides() == a.strides() && b.sizes() == a.sizes();
 }
@@ -67,7 +66,7 @@ bool fusable(torch::optim::Optimizer& optimizer) {
       if (!p.device().is_cpu() || p.scalar_type() != torch::kFloat32 || !p.is_non_overlapping_and_dense() ||
           p.grad().is_sparse() || !same_dense_layout(p, p.grad()))
         return false;
-      const auto it = optimizer.state().find(state_key(p));
+      const auto it = optimizer.state().find(compat::optimizer_state_key(p));
       if (it == optimizer.state().end()) continue;
       const auto& s = static_cast<const State&>(*it->second);
       if (!same_dense_layout(p, s.exp_avg()) || !same_dense_layout(p, s.exp_avg_sq()) ||
@@ -85,7 +84,7 @@ void fused_step(torch::optim::Optimizer& optimizer, bool decoupled_weight_decay)
     auto& options = static_cast<Options&>(group.options());
     for (auto& p : group.params()) {
       if (!p.grad().defined()) continue;
-      auto& slot = optimizer.state()[state_key(p)];
+      auto& slot = optimizer.state()[compat::optimizer_state_key(p)];
       if (!slot) {
         auto state = std::make_unique<State>();
         state->step(0);

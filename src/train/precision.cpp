@@ -3,6 +3,8 @@
 #include <ATen/autocast_mode.h>
 #include <torch/torch.h>
 
+#include "deepl/core/cpu.h"
+#include "deepl/core/torch_compat.h"
 #include "deepl/models/network.h"
 
 namespace deepl::train {
@@ -18,18 +20,37 @@ std::string Precision::describe() const {
   return s;
 }
 
+std::string Precision::explain() const {
+  return reason.empty() ? describe() : describe() + " (" + reason + ")";
+}
+
+Precision resolve_precision(const std::string& precision, const nlohmann::json& channels_last, const CpuInfo& cpu) {
+  Precision p;
+  const std::string cpu_kind = cpu.native_bf16() ? "CPU has native bf16 (" + cpu.isa_level() + ")" : "CPU has no native bf16";
+  if (precision == "auto") {
+    p.bf16 = cpu.native_bf16();
+    p.reason = "auto: " + cpu_kind;
+  } else {
+    p.bf16 = precision == "bf16";
+    p.slow_on_this_cpu = p.bf16 && !cpu.native_bf16();
+    if (p.slow_on_this_cpu) p.reason = "asked for; " + cpu_kind + ", so much slower than fp32 here";
+  }
+  p.channels_last = channels_last.is_boolean() ? channels_last.get<bool>() : p.bf16;
+  return p;
+}
+
 AutocastGuard::AutocastGuard(bool bf16) : active_(bf16) {
   if (!active_) return;
-  previous_ = at::autocast::is_cpu_enabled();
-  at::autocast::set_cpu_enabled(true);
-  at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
+  previous_ = compat::cpu_autocast_enabled();
+  compat::set_cpu_autocast_enabled(true);
+  compat::set_cpu_autocast_dtype(at::kBFloat16);
   at::autocast::increment_nesting();
 }
 
 AutocastGuard::~AutocastGuard() {
   if (!active_) return;
   if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
-  at::autocast::set_cpu_enabled(previous_);
+  compat::set_cpu_autocast_enabled(previous_);
 }
 
 namespace {

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <csignal>
 
+#include "deepl/core/device.h"
 #include "deepl/core/error.h"
 
 namespace deepl::train {
@@ -74,8 +75,10 @@ EpochMetrics Trainer::train_epoch(data::BatchLoader& train, int64_t epoch) {
   if (position_ && position_->epoch == epoch) resumed = *position_;
   position_.reset();
   for (auto& cb : callbacks_) cb->on_epoch_start(*this, epoch, batches);
-  torch::Tensor loss_total = torch::tensor(resumed.loss_total, torch::kFloat64);
-  torch::Tensor correct = torch::tensor(resumed.correct, torch::kInt64);
+  // Accumulated where the model computes, read once per progress refresh.
+  const auto on_device = torch::TensorOptions().device(device_of(*model_));
+  torch::Tensor loss_total = torch::tensor(resumed.loss_total, on_device.dtype(torch::kFloat64));
+  torch::Tensor correct = torch::tensor(resumed.correct, on_device.dtype(torch::kInt64));
   int64_t seen = resumed.seen;
   BatchProgress progress;
   progress.epoch = epoch;
@@ -124,7 +127,7 @@ EpochMetrics Trainer::train_epoch(data::BatchLoader& train, int64_t epoch) {
   }
   // Epoch totals over all ranks: [summed loss, correct, examples].
   std::vector<torch::Tensor> totals = {
-      torch::stack({loss_total, correct.to(torch::kFloat64), torch::tensor(static_cast<double>(seen), torch::kFloat64)})};
+      torch::stack({loss_total.cpu(), correct.cpu().to(torch::kFloat64), torch::tensor(static_cast<double>(seen), torch::kFloat64)})};
   if (replicas_) replicas_->sum(totals);
   const double examples = totals[0][2].item<double>();
   EpochMetrics m;

@@ -5,9 +5,13 @@
 
 #include "../test_util.h"
 #include "cli_util.h"
+#include "deepl/core/cpu.h"
+#include "deepl/core/device.h"
 #include "deepl/core/files.h"
+#include "deepl/core/runtime.h"
 #include "deepl/core/json_util.h"
 #include "deepl/train/checkpoint.h"
+#include "deepl/train/precision.h"
 
 using namespace deepl;
 using deepl::testing::TempDir;
@@ -61,6 +65,12 @@ TEST_F(Cli, TrainEvalPredictEndToEnd) {
   EXPECT_EQ(manifest["seed"], 3);
   EXPECT_EQ(manifest["threads"], 1);
   EXPECT_FALSE(manifest["libtorch_version"].get<std::string>().empty());
+  // The tiny config leaves train.precision at "auto": the manifest says what this CPU got and why.
+  EXPECT_EQ(manifest["precision"], train::resolve_precision("auto", "auto", cpu_info()).explain());
+  EXPECT_EQ(manifest["cpu"]["model"], cpu_info().model);
+  EXPECT_EQ(manifest["cpu"]["isa_level"], cpu_info().isa_level());
+  EXPECT_EQ(manifest["cpu"]["native_bf16"], cpu_info().native_bf16());
+  EXPECT_EQ(manifest["device"], fmt::format("{} ({})", resolve_device("auto").device.str(), resolve_device("auto").reason));
   EXPECT_EQ(count_lines(read_file(run_dir / "metrics.jsonl")), 2);
   EXPECT_EQ(count_lines(read_file(run_dir / "metrics.csv")), 3);
   const json test = read_json_file(run_dir / "metrics.json");
@@ -158,4 +168,23 @@ TEST_F(Cli, ConfigShowModelSummaryAndDataViews) {
   const auto stats = run("data stats --dataset mnist --root " + dir_.path().string());
   ASSERT_EQ(stats.code, 0) << stats.output;
   EXPECT_NE(stats.output.find("mnist train: 600 images of 1x28x28"), std::string::npos) << stats.output;
+}
+
+TEST(CliInfo, NamesLibTorchCpuAndWhatAutoPrecisionPicks) {
+  const auto text = run("info");
+  ASSERT_EQ(text.code, 0) << text.output;
+  EXPECT_NE(text.output.find("LibTorch " + libtorch_version()), std::string::npos) << text.output;
+  EXPECT_NE(text.output.find("CPU: " + cpu_info().model), std::string::npos) << text.output;
+  EXPECT_NE(text.output.find(std::string("native bf16: ") + (cpu_info().native_bf16() ? "yes" : "no")), std::string::npos);
+  EXPECT_NE(text.output.find("BLAS: "), std::string::npos);
+  EXPECT_NE(text.output.find("LibTorch build configuration:"), std::string::npos);
+
+  const auto as_json = run("info --json");
+  ASSERT_EQ(as_json.code, 0) << as_json.output;
+  const json info = json::parse(as_json.output);
+  EXPECT_EQ(info["libtorch_version"], libtorch_version());
+  EXPECT_EQ(info["cpu"]["isa_level"], cpu_info().isa_level());
+  EXPECT_EQ(info["auto_precision"], cpu_info().native_bf16() ? "bf16" : "fp32");
+  EXPECT_FALSE(info["cuda"]["available"].is_null());
+  EXPECT_TRUE(info["blas"].contains("library"));
 }

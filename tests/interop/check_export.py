@@ -4,6 +4,7 @@ predicted classes of an IDX image file, one per line.
 
     /usr/bin/python3 tests/interop/check_export.py MODEL.pth CONFIG.json MEAN STD IMAGES.idx
 """
+import importlib
 import json
 import os
 import sys
@@ -15,6 +16,11 @@ from reference import build_model, read_idx  # noqa: E402
 
 
 def main(weights, config, mean, std, images):
+    # LibTorch's pickler tags typed dicts with torch.jit._pickle.restore_type_tag, which
+    # torch.load's weights-only mode (the default from PyTorch 2.6) accepts once allowed.
+    if hasattr(torch.serialization, "add_safe_globals"):
+        tags = importlib.import_module("torch.jit._pickle")
+        torch.serialization.add_safe_globals([tags.restore_type_tag])
     state = torch.load(weights)
     model = build_model(json.load(open(config))["model"])
     model.load_state_dict(state, strict=True)

@@ -12,7 +12,7 @@ using deepl::testing::error_message;
 using deepl::testing::TempDir;
 
 TEST(Dataset, RegistryKnowsClassNames) {
-  const auto& fashion = data::dataset_info("fashion-mnist");
+  const auto fashion = data::dataset_info("fashion-mnist");
   ASSERT_EQ(fashion.class_names.size(), 10u);
   EXPECT_EQ(fashion.class_names[0], "T-shirt/top");
   EXPECT_EQ(fashion.class_names[9], "Ankle boot");

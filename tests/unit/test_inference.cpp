@@ -29,7 +29,7 @@ void train_briefly(models::NetworkImpl& net) {
 }
 
 void expect_plan_matches_eager(models::NetworkImpl& net, bool bf16, double tolerance, int min_onednn_layers) {
-  const train::Precision precision{bf16, false};
+  const train::Precision precision{bf16, false, "", false};
   const torch::Tensor x = torch::rand({8, 1, 28, 28});
   torch::InferenceMode guard;
   torch::Tensor eager;

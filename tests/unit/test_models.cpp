@@ -44,7 +44,7 @@ TEST(Models, ChannelsLastReachesEveryLayerIncludingOneInputChannel) {
   torch::nn::Sequential features = net->stages().front().layers;
   auto* conv1 = features[0]->as<torch::nn::Conv2d>();
   ASSERT_NE(conv1, nullptr);
-  const torch::Tensor first = conv1->forward(train::Precision{false, true}.prepare(torch::rand({4, 1, 28, 28})));
+  const torch::Tensor first = conv1->forward(train::Precision{false, true, "", false}.prepare(torch::rand({4, 1, 28, 28})));
   EXPECT_EQ(first.suggest_memory_format(), at::MemoryFormat::ChannelsLast);
 }
 
@@ -82,7 +82,7 @@ TEST(Models, FashionCnnWithBatchNormAndDropout) {
 }
 
 TEST(Models, LogisticHasOneOutput) {
-  const auto& entry = models::find_model("logistic");
+  const auto entry = models::find_model("logistic");
   EXPECT_EQ(entry.task, models::Task::kBinary);
   auto net = build({{"type", "logistic"}});
   EXPECT_EQ(net->forward(torch::zeros({3, 1, 28, 28})).sizes(), (std::vector<int64_t>{3, 1}));

@@ -24,6 +24,7 @@ struct Field {
   std::vector<Field> children;       // fields of the object (kObject) or of each element (kObjectList)
   bool optional = false;             // may stay absent/null without a default
   bool number_or_list = false;       // kNumber that also accepts a list of numbers
+  bool bool_or_choice = false;       // kString with choices that also accepts true/false
 
   Field& range(double lo, double hi) { min = lo; max = hi; return *this; }
 };

@@ -56,6 +56,9 @@ struct LoaderOptions {
   std::vector<Transform> transforms;
   int64_t rank = 0;
   int64_t world_size = 1;
+  /// Where batches go: inputs and targets are copied there from pinned host memory without
+  /// waiting (indices stay on the CPU). The data set itself stays in host memory.
+  torch::Device device = torch::kCPU;
 };
 
 class BatchLoader {

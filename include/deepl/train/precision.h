@@ -1,10 +1,14 @@
 #pragma once
 // Numeric format of training and evaluation on CPU: float32, or bfloat16 autocast (float32
 // master weights, matmuls and convolutions in bfloat16) and/or channels-last memory layout.
+#include <nlohmann/json_fwd.hpp>
 #include <torch/types.h>
 
 #include <string>
 
+namespace deepl {
+struct CpuInfo;
+}
 namespace deepl::models {
 class NetworkImpl;
 }
@@ -12,13 +16,23 @@ class NetworkImpl;
 namespace deepl::train {
 
 struct Precision {
-  bool bf16 = false;           // train.precision == "bf16"
-  bool channels_last = false;  // train.channels_last
+  bool bf16 = false;
+  bool channels_last = false;
+  std::string reason;         // why, when chosen by "auto" or against the CPU: "auto: CPU has no native bf16"
+  bool slow_on_this_cpu = false;  // bf16 asked for explicitly on a CPU without native bf16
 
   /// Inputs in the layout the model expects.
   torch::Tensor prepare(const torch::Tensor& inputs) const;
+  /// The format alone: "fp32", "bf16 autocast, channels-last".
   std::string describe() const;
+  /// The format and why: "fp32 (auto: CPU has no native bf16)".
+  std::string explain() const;
 };
+
+/// Resolves train.precision ("auto", "fp32", "bf16") and train.channels_last ("auto", true, false)
+/// for `cpu`: "auto" is bf16 autocast only where the CPU runs bf16 natively, and channels-last
+/// only with bf16 (where it was measured to help; in fp32 it changed little either way).
+Precision resolve_precision(const std::string& precision, const nlohmann::json& channels_last, const CpuInfo& cpu);
 
 /// Enables CPU bfloat16 autocast for its lifetime when asked (RAII; restores the previous state).
 class AutocastGuard {

@@ -1,0 +1,120 @@
+#include "run_parts.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <torch/torch.h>
+
+#include "deepl/core/cpu.h"
+#include "deepl/core/device.h"
+#include "deepl/core/error.h"
+#include "deepl/core/files.h"
+#include "deepl/core/json_util.h"
+#include "deepl/report/plot.h"
+#include "deepl/run/data_views.h"
+
+namespace deepl::run::detail {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+std::vector<int64_t> flat_counts(const torch::Tensor& confusion) {
+  const torch::Tensor c = confusion.contiguous().to(torch::kInt64);
+  return std::vector<int64_t>(c.data_ptr<int64_t>(), c.data_ptr<int64_t>() + c.numel());
+}
+
+void write_misclassified(const fs::path& path, const eval::Evaluation& e, const data::Dataset& dataset) {
+  const torch::Tensor targets = dataset.labels.index_select(0, e.indices);
+  const torch::Tensor wrong = torch::nonzero(e.predictions != targets).flatten();
+  const torch::Tensor order = std::get<1>(e.confidence.index_select(0, wrong).sort(0, /*descending=*/true));
+  std::vector<report::GridImage> images;
+  const auto& names = dataset.class_names;
+  for (int64_t k = 0; k < std::min<int64_t>(32, order.numel()); ++k) {
+    const int64_t pos = wrong[order[k].item<int64_t>()].item<int64_t>();
+    const int64_t index = e.indices[pos].item<int64_t>();
+    const int64_t truth = targets[pos].item<int64_t>(), predicted = e.predictions[pos].item<int64_t>();
+    images.push_back(grid_image(dataset, index,
+                                fmt::format("{} as {} {:.0f}%", names.at(truth), names.at(predicted),
+                                            100 * e.confidence[pos].item<double>()),
+                                true));
+  }
+  report::write_image_grid_png(path, images,
+                               fmt::format("{} most confident mistakes (true as predicted, confidence)", images.size()),
+                               8);
+}
+
+}  // namespace
+
+data::BatchLoader make_loader(const data::Dataset& dataset, const torch::Tensor& indices, int64_t batch_size,
+                              bool training, const config::Experiment& exp, const DataStats& stats,
+                              const dist::WorldInfo& world) {
+  const json& d = exp.json.at("data");
+  data::LoaderOptions o;
+  o.rank = world.rank;
+  o.world_size = world.world_size;
+  o.batch_size = batch_size;
+  o.shuffle = training;
+  o.drop_last = training && d.at("drop_last").get<bool>();
+  o.seed = exp.seed;
+  o.normalization = stats.normalization;
+  o.device = resolve_device(exp.json.at("device")).device;
+  if (training) {
+    if (d.at("random_crop").get<int64_t>() > 0) o.transforms.push_back(data::random_crop(d.at("random_crop")));
+    if (d.at("hflip").get<bool>()) o.transforms.push_back(data::horizontal_flip());
+  }
+  return data::BatchLoader(dataset, indices, o);
+}
+
+std::shared_ptr<models::NetworkImpl> build_network(const config::Experiment& exp, const models::InputSpec& spec) {
+  return models::build_model(exp.json.at("model"), spec);
+}
+
+namespace {
+
+// deepl's bf16 is CPU autocast; on a CUDA device it trains in float32.
+train::Precision cuda_precision(const json& t) {
+  if (t.at("precision") == "bf16") {
+    throw_usage("/train/precision: \"bf16\" is CPU autocast in deepl; on a CUDA device use \"fp32\" or \"auto\"");
+  }
+  train::Precision p;
+  p.channels_last = t.at("channels_last").is_boolean() && t.at("channels_last").get<bool>();
+  if (t.at("precision") == "auto") p.reason = "auto: CUDA device";
+  return p;
+}
+
+}  // namespace
+
+train::Precision precision_of(const config::Experiment& exp) {
+  const json& t = exp.json.at("train");
+  if (!resolve_device(exp.json.at("device")).device.is_cpu()) return cuda_precision(t);
+  const CpuInfo& cpu = cpu_info();
+  train::Precision p = train::resolve_precision(t.at("precision"), t.at("channels_last"), cpu);
+  if (p.slow_on_this_cpu) {
+    spdlog::warn("train.precision \"bf16\" on {} ({}), which has no native bf16: LibTorch's bf16 kernels fall back to "
+                 "slow conversions there (measured 16x slower than fp32); \"auto\" picks fp32 on this CPU",
+                 cpu.model, cpu.isa_level());
+  }
+  return p;
+}
+
+models::Task task_of(const config::Experiment& exp) {
+  return models::find_model(exp.json.at("model").at("type")).task;
+}
+
+void write_evaluation_reports(const fs::path& dir, const eval::Evaluation& e, const data::Dataset& dataset,
+                              const std::string& title, const json& extra) {
+  json metrics = eval::metrics_to_json(e.metrics, dataset.class_names);
+  for (const auto& item : extra.items()) metrics[item.key()] = item.value();
+  write_json_file(dir / "metrics.json", metrics);
+  write_file_atomic(dir / "confusion_matrix.csv", eval::confusion_to_csv(e.metrics.confusion, dataset.class_names));
+  report::write_confusion_matrix_png(dir / "confusion_matrix.png", flat_counts(e.metrics.confusion), dataset.class_names,
+                                     fmt::format("{} (accuracy {:.4f})", title, e.metrics.accuracy));
+  write_misclassified(dir / "misclassified.png", e, dataset);
+}
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+}  // namespace deepl::run::detail

@@ -1,0 +1,67 @@
+#pragma once
+// Pieces shared by training a run (experiment.cpp) and using its checkpoints afterwards
+// (checkpoint_use.cpp): the data statistics a checkpoint carries, loaders, the model and its
+// numeric format from a config, and the evaluation reports. Internal to the library.
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "deepl/config/config.h"
+#include "deepl/core/error.h"
+#include "deepl/data/dataset.h"
+#include "deepl/data/loader.h"
+#include "deepl/dist/world.h"
+#include "deepl/eval/metrics.h"
+#include "deepl/models/registry.h"
+#include "deepl/train/precision.h"
+
+namespace deepl::run::detail {
+
+// What a run knows about its data besides the pixels; stored in every checkpoint so evaluation
+// and prediction rebuild the same inputs without the training set.
+struct DataStats {
+  std::string dataset;
+  data::Normalization normalization;
+  std::vector<int64_t> input_shape;  // [C, H, W]
+  std::vector<std::string> class_names;
+
+  nlohmann::json to_json() const {
+    return {{"dataset", dataset},        {"mean", normalization.mean}, {"std", normalization.std},
+            {"input_shape", input_shape}, {"class_names", class_names}};
+  }
+  static DataStats from_json(const nlohmann::json& j, const std::string& origin) {
+    try {
+      DataStats s;
+      s.dataset = j.at("dataset");
+      s.normalization.mean = j.at("mean").get<std::vector<double>>();
+      s.normalization.std = j.at("std").get<std::vector<double>>();
+      s.input_shape = j.at("input_shape").get<std::vector<int64_t>>();
+      s.class_names = j.at("class_names").get<std::vector<std::string>>();
+      return s;
+    } catch (const nlohmann::json::exception& e) {
+      throw_data(origin + ": checkpoint metadata lacks the data statistics (" + e.what() + ")");
+    }
+  }
+  models::InputSpec spec() const {
+    return {input_shape.at(0), input_shape.at(1), input_shape.at(2), static_cast<int64_t>(class_names.size())};
+  }
+};
+
+data::BatchLoader make_loader(const data::Dataset& dataset, const torch::Tensor& indices, int64_t batch_size,
+                              bool training, const config::Experiment& exp, const DataStats& stats,
+                              const dist::WorldInfo& world = {});
+std::shared_ptr<models::NetworkImpl> build_network(const config::Experiment& exp, const models::InputSpec& spec);
+/// train.precision and train.channels_last resolved for this CPU (or the run's CUDA device); warns
+/// when bf16 was asked for on a CPU without native bf16.
+train::Precision precision_of(const config::Experiment& exp);
+models::Task task_of(const config::Experiment& exp);
+/// metrics.json, confusion_matrix.{csv,png} and misclassified.png in `dir`.
+void write_evaluation_reports(const std::filesystem::path& dir, const eval::Evaluation& e, const data::Dataset& dataset,
+                              const std::string& title, const nlohmann::json& extra);
+double seconds_since(std::chrono::steady_clock::time_point start);
+
+}  // namespace deepl::run::detail
