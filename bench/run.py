@@ -141,7 +141,8 @@ def optimizer_steps():
 
 def machine():
     """The CPU and LibTorch the run measured (as deepl_bench reports them)."""
-    info = run([os.path.join(BUILD, "apps", "deepl"), "info", "--json"])
+    info = json.loads(subprocess.run([os.path.join(BUILD, "apps", "deepl"), "info", "--json"], cwd=ROOT, check=True,
+                                     capture_output=True, text=True).stdout)
     return {"cpu": info["cpu"], "libtorch_version": info["libtorch_version"], "os": info["os"],
             "blas": info["blas"], "onednn": info["onednn"]}
 
@@ -162,6 +163,7 @@ def main():
                          "always, or never")
     ap.add_argument("--models", default=",".join(CASES))
     ap.add_argument("--no-scaling", action="store_true", help="skip the data-size and batch-size sweeps")
+    ap.add_argument("--threads", default="1,2", help="thread counts to measure")
     ap.add_argument("--build", default="build", help="build folder (e.g. build-debian13 inside scripts/check-debian13)")
     args = ap.parse_args()
     global BUILD, DEEPL_BENCH
@@ -177,7 +179,7 @@ def main():
     rows = []
     for label in args.models.split(","):
         settings = [("fp32", False)] + ([("bf16", True)] if CASES[label][2] and with_bf16 else [])
-        for threads in (1, 2):
+        for threads in [int(t) for t in args.threads.split(",")]:
             for precision, cl in settings:
                 pair = {}
                 for impl in ("deepl", "python"):  # interleaved: each pair runs back to back

@@ -115,7 +115,8 @@ std::string system_report() {
                      cpu["avx512_bf16"].dump(), cpu["amx_bf16"].dump());
   out += fmt::format("native bf16: {} (train.precision \"auto\" picks {})\n", cpu["native_bf16"].get<bool>() ? "yes" : "no",
                      i["auto_precision"].get<std::string>());
-  out += fmt::format("intra-op threads: {}\n", i["intra_op_threads"].get<int>());
+  out += fmt::format("intra-op threads: {} (LibTorch's default; deepl runs use the config's `threads`, 0 = all {} cores)\n",
+                     i["intra_op_threads"].get<int>(), cpu["logical_cores"].get<int>());
   out += fmt::format("BLAS: {}", blas["library"].get<std::string>());
   if (blas.contains("config")) {
     out += fmt::format(" ({}; core {}; {})", blas["config"].get<std::string>(), blas["core"].get<std::string>(),
