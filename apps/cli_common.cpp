@@ -50,6 +50,7 @@ int run_status(CLI::App& app, int argc, char** argv, const std::function<int()>&
 
 }  // namespace deepl::cli
 
+#include "deepl/core/paths.h"
 #include "deepl/run/reproduce.h"
 
 namespace deepl::cli {
@@ -59,9 +60,10 @@ int notebook_main(int argc, char** argv, const run::Notebook& notebook) {
   app.footer(std::string(kExitCodes) + " A result below its target exits 1.");
   run::ReproduceOptions options;
   std::string out = "runs/" + std::string(argv[0]).substr(std::string(argv[0]).find_last_of('/') + 1);
-  std::string experiments = "experiments";
+  std::string experiments;
   app.add_option("--out", out, "output folder (data grid, one run folder per experiment, summary.md/json)");
-  app.add_option("--experiments", experiments, "folder of the experiment configs")->check(CLI::ExistingDirectory);
+  app.add_option("--experiments", experiments, "folder of the experiment configs (default: the shipped ones)")
+      ->check(CLI::ExistingDirectory);
   app.add_option("--set", options.overrides, "override a key in every experiment (e.g. train.epochs=1)");
   app.add_option("--threads", options.threads, "LibTorch intra-op threads (0 = all cores; default: the configs')");
   app.add_flag("--quiet,-q", options.quiet, "warnings and errors only");
@@ -69,6 +71,7 @@ int notebook_main(int argc, char** argv, const run::Notebook& notebook) {
   const int status = run(app, argc, argv, [&] {
     if (options.quiet) setup_logging(true);
     options.out_dir = out;
+    if (experiments.empty()) experiments = shipped_experiments_folder(locations()).string();
     if (!run::run_notebook(notebook, experiments, options)) code = static_cast<int>(ErrorKind::kFailure);
   });
   return status != 0 ? status : code;

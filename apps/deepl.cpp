@@ -7,6 +7,7 @@
 #include "cli_common.h"
 #include "deepl/config/config.h"
 #include "deepl/core/error.h"
+#include "deepl/core/paths.h"
 #include "deepl/core/runtime.h"
 #include "deepl/core/system_info.h"
 #include "deepl/data/dataset.h"
@@ -32,8 +33,14 @@ int launch_ranks(int argc, char** argv, int nproc) {
   }
   dist::LaunchOptions options;
   options.nproc = nproc;
-  return dist::launch_local(dist::current_executable(), args, options);
+  return dist::launch_local(current_executable().string(), args, options);
 }
+
+constexpr const char* kConfigHelp =
+    "experiment: a JSON file, or a shipped experiment's name (mlp_mnist, ...) looked up in the current folder, "
+    "the installed experiments, the clone's experiments/";
+constexpr const char* kDataRootHelp =
+    "data folder (default: $DEEPL_DATA, else the clone's data/, else $XDG_DATA_HOME/deepl or ~/.local/share/deepl)";
 
 }  // namespace
 
@@ -52,7 +59,7 @@ int main(int argc, char** argv) {
   uint64_t seed = 0;
 
   auto* train = app.add_subcommand("train", "train an experiment, then evaluate its best checkpoint on the test set");
-  train->add_option("--config,-c", config_path, "experiment JSON file")->required()->check(CLI::ExistingFile);
+  train->add_option("--config,-c", config_path, kConfigHelp)->required();
   train->add_option("--set", overrides, "override a config key: --set optimizer.lr=0.01 (repeatable)");
   train->add_option("--resume", resume, "continue from a checkpoint (e.g. runs/NAME/checkpoints/last.pt)")
       ->check(CLI::ExistingFile);
@@ -79,13 +86,14 @@ int main(int argc, char** argv) {
   predict->add_option("--top-k", top_k, "classes per image")->check(CLI::PositiveNumber);
   predict->footer(cli::kExitCodes);
 
-  std::string only, experiments_dir = "experiments";
+  std::string only, experiments_dir;
   run::ReproduceOptions reproduce_options;
   auto* reproduce = app.add_subcommand(
       "reproduce", "run every shipped experiment, print the results table, fail if one is below its target");
   reproduce->add_option("--only", only, "one experiment by name (e.g. cnn_mnist)");
   reproduce->add_option("--out", out_dir, "output folder (default: runs/reproduce)");
-  reproduce->add_option("--experiments", experiments_dir, "folder of the experiment configs")->check(CLI::ExistingDirectory);
+  reproduce->add_option("--experiments", experiments_dir, "folder of the experiment configs (default: the shipped ones)")
+      ->check(CLI::ExistingDirectory);
   reproduce->add_option("--set", overrides, "override a key in every experiment (repeatable)");
   reproduce->add_option("--threads", threads, "LibTorch intra-op threads (0 = all cores; default: the configs')");
   reproduce->add_flag("--quiet,-q", quiet, "warnings and errors only");
@@ -99,14 +107,14 @@ int main(int argc, char** argv) {
   auto* cfg = app.add_subcommand("config", "experiment configs");
   cfg->require_subcommand(1);
   auto* cfg_show = cfg->add_subcommand("show", "print the fully resolved config");
-  cfg_show->add_option("--config,-c", config_path, "experiment JSON file")->required()->check(CLI::ExistingFile);
+  cfg_show->add_option("--config,-c", config_path, kConfigHelp)->required();
   cfg_show->add_option("--set", overrides, "override a config key (repeatable)");
   auto* cfg_docs = cfg->add_subcommand("docs", "print the reference table of every config key");
 
   auto* model = app.add_subcommand("model", "models");
   model->require_subcommand(1);
   auto* summary = model->add_subcommand("summary", "layers, output shapes, parameters and FLOPs per example");
-  summary->add_option("--config,-c", config_path, "experiment JSON file")->required()->check(CLI::ExistingFile);
+  summary->add_option("--config,-c", config_path, kConfigHelp)->required();
   summary->add_option("--set", overrides, "override a config key (repeatable)");
 
   auto* data = app.add_subcommand("data", "look at the data sets");
@@ -115,8 +123,13 @@ int main(int argc, char** argv) {
   auto* stats = data->add_subcommand("stats", "counts per class, pixel mean/std, image size");
   for (auto* sub : {show, stats}) {
     sub->add_option("--dataset", dataset, "data set")->check(CLI::IsMember(data::dataset_names()));
-    sub->add_option("--root", data_root, "data folder (default: $DEEPL_DATA, else ./data)");
+    sub->add_option("--root", data_root, kDataRootHelp);
   }
+  std::vector<std::string> fetch_names;
+  auto* fetch = data->add_subcommand("fetch", "download and verify data sets (sha256) into the data folder");
+  fetch->add_option("datasets", fetch_names, "mnist, fashion-mnist (default: both)")
+      ->check(CLI::IsMember(data::dataset_names()));
+  fetch->add_option("--root", data_root, kDataRootHelp);
   show->add_option("--split", split, "train or test")->check(CLI::IsMember({"train", "test"}));
   show->add_option("--n", count, "number of images");
   show->add_option("--seed", seed, "which images (seeded pick)");
@@ -127,11 +140,13 @@ int main(int argc, char** argv) {
                                           "paste this into bug reports");
   info->add_flag("--json", as_json, "one JSON object instead of text");
 
+  // --config: a path, or a shipped experiment's name.
+  auto load_config = [&] { return config::load_experiment(find_experiment(config_path, locations()), overrides); };
   return cli::run_status(app, argc, argv, [&] {
     if (quiet) cli::setup_logging(true);
     if (*train && nproc > 0) return launch_ranks(argc, argv, nproc);
     if (*train) {
-      auto exp = config::load_experiment(config_path, overrides);
+      auto exp = load_config();
       if (threads >= 0) exp.threads = threads;
       run::TrainOptions o;
       o.quiet = quiet;
@@ -157,6 +172,7 @@ int main(int argc, char** argv) {
       reproduce_options.quiet = quiet;
       reproduce_options.threads = threads;
       reproduce_options.overrides = overrides;
+      if (experiments_dir.empty()) experiments_dir = shipped_experiments_folder(locations()).string();
       const auto rows = run::reproduce(run::shipped_experiments(experiments_dir, only), "deepl reproduce", reproduce_options);
       fmt::print("{}", run::summary_markdown("deepl reproduce", rows, configure_threads(std::max(0, threads))));
       for (const auto& r : rows) {
@@ -168,17 +184,19 @@ int main(int argc, char** argv) {
     } else if (*predict) {
       run::predict(checkpoint, input, top_k, std::cout);
     } else if (*cfg_show) {
-      std::cout << config::load_experiment(config_path, overrides).json.dump(2) << "\n";
+      std::cout << load_config().json.dump(2) << "\n";
     } else if (*cfg_docs) {
       std::cout << config::reference_markdown();
     } else if (*summary) {
-      std::cout << run::model_summary(config::load_experiment(config_path, overrides));
+      std::cout << run::model_summary(load_config());
     } else if (*show) {
       const std::string out = out_dir.empty() ? fmt::format("{}_{}_grid.png", dataset, split) : out_dir;
       run::write_data_grid(dataset, split, count, seed, out, data_root);
       fmt::print("wrote {}\n", out);
     } else if (*stats) {
       std::cout << run::data_stats(dataset, data_root);
+    } else if (*fetch) {
+      fmt::print("data folder: {}\n", run::fetch_data(fetch_names, data_root).string());
     } else if (*info) {
       std::cout << (as_json ? system_info().dump(2) + "\n" : system_report());
     }

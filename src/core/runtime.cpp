@@ -7,11 +7,10 @@
 #include <ctime>
 #include <thread>
 
+#include "deepl/version.h"
+
 #ifndef DEEPL_GIT_COMMIT
 #define DEEPL_GIT_COMMIT "unknown"
-#endif
-#ifndef DEEPL_VERSION
-#define DEEPL_VERSION "0.0.0"
 #endif
 
 namespace deepl {

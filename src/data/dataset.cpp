@@ -6,6 +6,7 @@
 #include <cstdlib>
 
 #include "deepl/core/error.h"
+#include "deepl/core/paths.h"
 #include "deepl/data/idx.h"
 
 namespace deepl::data {
@@ -52,9 +53,7 @@ const DatasetInfo& dataset_info(const std::string& name) {
 }
 
 std::filesystem::path resolve_data_root(const std::string& configured) {
-  if (!configured.empty()) return configured;
-  if (const char* env = std::getenv("DEEPL_DATA"); env && *env) return env;
-  return "data";
+  return data_folder(configured, locations());
 }
 
 Dataset load_idx_pair(const std::filesystem::path& images_path, const std::filesystem::path& labels_path,
@@ -90,7 +89,7 @@ Dataset load_dataset(const std::string& name, Split split, const std::filesystem
   const auto images = find_file(dir, image_file);
   const auto labels = find_file(dir, label_file);
   if (images.empty() || labels.empty()) {
-    throw_data(fmt::format("{}: data set \"{}\" not found ({} missing); fetch it with: data/fetch {} "
+    throw_data(fmt::format("{}: data set \"{}\" not found ({} missing); fetch it with: deepl data fetch {} "
                            "(or set data.root / DEEPL_DATA to where it is)",
                            dir.string(), name, images.empty() ? image_file : label_file, name));
   }

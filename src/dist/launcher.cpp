@@ -12,7 +12,6 @@
 
 #include <csignal>
 #include <cstdlib>
-#include <filesystem>
 #include <thread>
 
 #include "deepl/core/error.h"
@@ -70,8 +69,6 @@ int exit_status(int status) {
 }
 
 }  // namespace
-
-std::string current_executable() { return std::filesystem::read_symlink("/proc/self/exe").string(); }
 
 int launch_local(const std::string& program, const std::vector<std::string>& args, const LaunchOptions& options) {
   if (options.nproc < 1) throw_usage(fmt::format("--nproc {}: expected at least 1", options.nproc));

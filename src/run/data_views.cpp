@@ -1,9 +1,17 @@
 #include "deepl/run/data_views.h"
 
 #include <fmt/format.h>
+#include <spawn.h>
+#include <sys/wait.h>
 #include <torch/torch.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include "deepl/core/error.h"
+#include "deepl/core/files.h"
+#include "deepl/core/paths.h"
 #include "deepl/data/dataset.h"
 #include "deepl/data/loader.h"
 #include "deepl/report/plot.h"
@@ -16,6 +24,28 @@ data::Split parse_split(const std::string& split) {
   if (split == "test") return data::Split::kTest;
   throw_usage("--split: expected train or test, got \"" + split + "\"");
 }
+
+// Runs `argv` with DEEPL_DATA=data_dir added to this process's environment; returns its exit status.
+int run_with_data_dir(const std::vector<std::string>& argv, const std::filesystem::path& data_dir) {
+  std::vector<std::string> env_strings{"DEEPL_DATA=" + data_dir.string()};
+  for (char** e = environ; *e != nullptr; ++e) {
+    if (std::string(*e).rfind("DEEPL_DATA=", 0) != 0) env_strings.emplace_back(*e);
+  }
+  std::vector<char*> args, env;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  for (const auto& e : env_strings) env.push_back(const_cast<char*>(e.c_str()));
+  args.push_back(nullptr);
+  env.push_back(nullptr);
+  pid_t pid = 0;
+  if (const int err = ::posix_spawnp(&pid, args[0], nullptr, nullptr, args.data(), env.data()); err != 0) {
+    throw_failure(fmt::format("cannot run {}: {}", argv[0], std::strerror(err)));
+  }
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
 }  // namespace
 
 report::GridImage grid_image(const data::Dataset& dataset, int64_t index, std::string caption, bool highlight) {
@@ -58,6 +88,19 @@ std::string data_stats(const std::string& dataset, const std::string& root) {
     }
   }
   return out;
+}
+
+std::filesystem::path fetch_data(const std::vector<std::string>& datasets, const std::string& root) {
+  for (const auto& name : datasets) data::dataset_info(name);  // unknown names: one usage error
+  const Locations where = locations();
+  const std::filesystem::path dir = data::resolve_data_root(root);
+  ensure_directory(dir);
+  std::vector<std::string> argv{"bash", data_fetcher(where).string()};
+  argv.insert(argv.end(), datasets.begin(), datasets.end());
+  if (const int status = run_with_data_dir(argv, dir); status != 0) {
+    throw_data(fmt::format("{}: fetching failed (the fetcher exited with {}; see its message above)", dir.string(), status));
+  }
+  return dir;
 }
 
 }  // namespace deepl::run

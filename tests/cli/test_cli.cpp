@@ -137,7 +137,7 @@ TEST_F(Cli, ExitCodesAndOneLineErrors) {
 
   const auto missing_data = run("train --config " + write_config("nodata", 1).string() + " --set data.root=/nonexistent");
   EXPECT_EQ(missing_data.code, 3);
-  EXPECT_NE(missing_data.output.find("data/fetch mnist"), std::string::npos) << missing_data.output;
+  EXPECT_NE(missing_data.output.find("deepl data fetch mnist"), std::string::npos) << missing_data.output;
 
   write_file_atomic(dir_ / "junk.pt", "junk");
   const auto bad_ckpt = run("eval --checkpoint " + (dir_ / "junk.pt").string());
@@ -187,4 +187,40 @@ TEST(CliInfo, NamesLibTorchCpuAndWhatAutoPrecisionPicks) {
   EXPECT_EQ(info["auto_precision"], cpu_info().native_bf16() ? "bf16" : "fp32");
   EXPECT_FALSE(info["cuda"]["available"].is_null());
   EXPECT_TRUE(info["blas"].contains("library"));
+}
+
+TEST_F(Cli, ShippedExperimentsByNameFromAnyFolder) {
+  const std::string in_empty_folder = "cd " + dir_.path().string() + " && ";
+  for (const char* name : {"mlp_mnist", "fashion_cnn.json"}) {
+    const auto shown = deepl::testing::run_command(in_empty_folder + DEEPL_BIN + " config show --config " + name);
+    ASSERT_EQ(shown.code, 0) << shown.output;
+    EXPECT_NE(shown.output.find(R"("name": ")" + std::filesystem::path(name).stem().string() + "\""), std::string::npos)
+        << shown.output;
+  }
+  const auto unknown = deepl::testing::run_command(in_empty_folder + DEEPL_BIN + " train --config mlp_mnsit");
+  EXPECT_EQ(unknown.code, 2);
+  EXPECT_NE(unknown.output.find("--config mlp_mnsit: no such file or shipped experiment (shipped experiments: cnn_mnist, "
+                                "fashion_cnn"),
+            std::string::npos)
+      << unknown.output;
+}
+
+TEST_F(Cli, DataFetchVerifiesIntoTheDataFolder) {
+  const auto source = std::filesystem::path(DEEPL_SOURCE_DIR) / "data/mnist";
+  if (!std::filesystem::exists(source / "t10k-labels-idx1-ubyte")) GTEST_SKIP() << "MNIST not fetched (bash data/fetch)";
+  // No DEEPL_DATA: the default outside a clone is $XDG_DATA_HOME/deepl.
+  const std::string env = "cd " + dir_.path().string() + " && env -u DEEPL_DATA XDG_DATA_HOME=" + (dir_ / "xdg").string() +
+                          " DEEPL_FETCH_SOURCE_MNIST=" + source.string() + " ";
+  const auto fetched = deepl::testing::run_command(env + DEEPL_BIN + " data fetch mnist --root " + (dir_ / "d").string());
+  ASSERT_EQ(fetched.code, 0) << fetched.output;
+  EXPECT_NE(fetched.output.find("data folder: " + (dir_ / "d").string()), std::string::npos) << fetched.output;
+  EXPECT_TRUE(std::filesystem::exists(dir_ / "d/mnist/train-images-idx3-ubyte"));
+
+  write_file_atomic(dir_ / "corrupt/train-images-idx3-ubyte", "not MNIST");
+  const auto corrupt = deepl::testing::run_command(env + "DEEPL_FETCH_SOURCE_MNIST=" + (dir_ / "corrupt").string() + " " +
+                                                   DEEPL_BIN + " data fetch mnist --root " + (dir_ / "e").string());
+  EXPECT_EQ(corrupt.code, 3) << corrupt.output;
+  EXPECT_NE(corrupt.output.find("fetching failed"), std::string::npos) << corrupt.output;
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "e/mnist"));
+  EXPECT_EQ(run("data fetch cifar").code, 2);
 }

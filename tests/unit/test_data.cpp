@@ -23,15 +23,15 @@ TEST(Dataset, RegistryKnowsClassNames) {
 TEST(Dataset, MissingDataSetSaysHowToFetch) {
   TempDir dir;
   const std::string msg = error_message([&] { data::load_dataset("mnist", data::Split::kTrain, dir.path()); });
-  EXPECT_NE(msg.find("data/fetch mnist"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("deepl data fetch mnist"), std::string::npos) << msg;
 }
 
-TEST(Dataset, RootPrecedenceConfigThenEnvThenDefault) {
+TEST(Dataset, RootPrecedenceConfigThenEnvThenTheClone) {
   EXPECT_EQ(data::resolve_data_root("/from/config"), "/from/config");
   ::setenv("DEEPL_DATA", "/from/env", 1);
   EXPECT_EQ(data::resolve_data_root(""), "/from/env");
   ::unsetenv("DEEPL_DATA");
-  EXPECT_EQ(data::resolve_data_root(""), "data");
+  EXPECT_EQ(data::resolve_data_root(""), std::filesystem::path(DEEPL_SOURCE_DIR) / "data");  // the tests run in the clone
 }
 
 TEST(Dataset, LoadsRawAndGzipLayouts) {

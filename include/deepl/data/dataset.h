@@ -35,7 +35,8 @@ struct DatasetInfo {
 std::vector<std::string> dataset_names();
 /// The registry entry for `name`; throws a usage error listing the known names otherwise.
 const DatasetInfo& dataset_info(const std::string& name);
-/// Where data sets live: `configured` if not empty, else $DEEPL_DATA, else ./data.
+/// Where data sets live: `configured` if not empty, else $DEEPL_DATA, else the clone's data/ when
+/// run from a clone, else $XDG_DATA_HOME/deepl (~/.local/share/deepl); see deepl::data_folder.
 std::filesystem::path resolve_data_root(const std::string& configured);
 /// Loads a registered data set's split from root/<name>/. A missing data set gets an error
 /// that says how to fetch it.

@@ -18,7 +18,4 @@ struct LaunchOptions {
 /// returned (128 + signal for a signal); 0 when every rank succeeded.
 int launch_local(const std::string& program, const std::vector<std::string>& args, const LaunchOptions& options);
 
-/// This executable's path (for re-running it as the ranks).
-std::string current_executable();
-
 }  // namespace deepl::dist

@@ -2,6 +2,7 @@
 // Looking at the data, as the notebooks start by doing: an image grid with labels, and statistics.
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "deepl/data/dataset.h"
 #include "deepl/report/plot.h"
@@ -15,5 +16,10 @@ void write_data_grid(const std::string& dataset, const std::string& split, int c
                      const std::filesystem::path& out, const std::string& root = "");
 /// Counts per class, pixel mean/std, image size of both splits, as a text table.
 std::string data_stats(const std::string& dataset, const std::string& root = "");
+
+/// Fetches and verifies data sets (default: every registered one) into the data folder (`root`, else
+/// resolve_data_root's choice) with the shipped fetcher and its checksums; returns that folder.
+/// Throws a data error when the fetcher fails (it prints why).
+std::filesystem::path fetch_data(const std::vector<std::string>& datasets, const std::string& root = "");
 
 }  // namespace deepl::run
