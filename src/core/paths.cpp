@@ -98,9 +98,11 @@ Locations locations() {
   std::error_code ec;
   where.current = fs::current_path(ec);
   const fs::path exe = current_executable();
-  if (!exe.empty()) where.installed = installed_share(exe);
+  const auto built_in = exe.empty() ? std::nullopt : enclosing_clone(exe.parent_path());
+  // A binary of a clone's build tree uses that clone's files, not another installation's.
+  if (!exe.empty() && !built_in) where.installed = installed_share(exe);
   where.clone = enclosing_clone(where.current);
-  if (!where.clone && !exe.empty()) where.clone = enclosing_clone(exe.parent_path());
+  if (!where.clone) where.clone = built_in;
   where.data_env = environment_path("DEEPL_DATA");
   where.xdg_data_home = environment_path("XDG_DATA_HOME");
   where.home = environment_path("HOME");

@@ -101,5 +101,6 @@ TEST(Paths, ThisProcessRunsFromTheClone) {
   const Locations w = locations();
   ASSERT_TRUE(w.clone.has_value());
   EXPECT_TRUE(fs::equivalent(*w.clone, DEEPL_SOURCE_DIR));
+  EXPECT_FALSE(w.installed.has_value()) << "a build-tree binary must not pick up an installed deepl's experiments";
   EXPECT_EQ(current_executable().filename(), "deepl_tests");
 }

@@ -13,7 +13,8 @@ namespace deepl {
 /// The places deepl looks in, found once per call of locations(); tests build their own.
 struct Locations {
   std::filesystem::path current;                        // the working folder
-  std::optional<std::filesystem::path> installed;       // share/deepl: <exe>/../share, the configured prefix, $XDG_DATA_DIRS
+  std::optional<std::filesystem::path> installed;       // share/deepl: <exe>/../share, the configured prefix,
+                                                        // $XDG_DATA_DIRS (none for a binary in a clone's build tree)
   std::optional<std::filesystem::path> clone;           // the source clone run from (cwd or executable inside it)
   std::optional<std::filesystem::path> data_env;        // $DEEPL_DATA
   std::optional<std::filesystem::path> xdg_data_home;   // $XDG_DATA_HOME
