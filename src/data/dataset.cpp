@@ -3,8 +3,6 @@
 #include <fmt/format.h>
 #include <torch/torch.h>
 
-#include <cstdlib>
-
 #include "deepl/core/error.h"
 #include "deepl/core/paths.h"
 #include "deepl/data/idx.h"

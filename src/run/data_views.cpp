@@ -93,7 +93,7 @@ std::string data_stats(const std::string& dataset, const std::string& root) {
 std::filesystem::path fetch_data(const std::vector<std::string>& datasets, const std::string& root) {
   for (const auto& name : datasets) data::dataset_info(name);  // unknown names: one usage error
   const Locations where = locations();
-  const std::filesystem::path dir = data::resolve_data_root(root);
+  const std::filesystem::path dir = data_folder(root, where);
   ensure_directory(dir);
   std::vector<std::string> argv{"bash", data_fetcher(where).string()};
   argv.insert(argv.end(), datasets.begin(), datasets.end());
