@@ -16,6 +16,7 @@
 #include "deepl/run/data_views.h"
 #include "deepl/run/experiment.h"
 #include "deepl/run/reproduce.h"
+#include "deepl/run/runs.h"
 
 namespace {
 
@@ -55,7 +56,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> overrides;
   std::string resume;
   bool quiet = false;
-  int threads = -1, top_k = 3, count = 64, nproc = 0;
+  int threads = -1, count = 64, nproc = 0;
   uint64_t seed = 0;
 
   auto* train = app.add_subcommand("train", "train an experiment, then evaluate its best checkpoint on the test set");
@@ -80,10 +81,24 @@ int main(int argc, char** argv) {
   evaluate->add_flag("--quiet,-q", quiet, "warnings and errors only");
   evaluate->footer(cli::kExitCodes);
 
-  auto* predict = app.add_subcommand("predict", "print top-k predictions (JSON lines) for an IDX file of images");
+  run::PredictOptions predict_options;
+  std::string save_inputs;
+  auto* predict = app.add_subcommand(
+      "predict", "top-k classes of images: an IDX file, PNG/JPEG/BMP/PGM files or a folder of them; framed as the "
+                 "model's data set was (MNIST: inverted if dark on light, cropped, fitted to 20x20, centred)");
   predict->add_option("--checkpoint", checkpoint, "checkpoint file")->required()->check(CLI::ExistingFile);
-  predict->add_option("--input", input, "IDX images, raw or .gz")->required()->check(CLI::ExistingFile);
-  predict->add_option("--top-k", top_k, "classes per image")->check(CLI::PositiveNumber);
+  predict->add_option("--input", input, "IDX images (raw or .gz), an image file, or a folder of images")
+      ->required()
+      ->check(CLI::ExistingPath);
+  predict->add_option("--top-k", predict_options.top_k, "classes per image")->check(CLI::PositiveNumber);
+  predict->add_flag("--recursive,-r", predict_options.recursive, "a folder: its sub-folders too");
+  predict->add_option("--invert", predict_options.invert,
+                      "image files: make dark-on-light pictures light-on-dark like MNIST (auto: when the border is light)")
+      ->check(CLI::IsMember({"auto", "yes", "no"}));
+  predict->add_option("--format", predict_options.format, "jsonl (one JSON object per image) or table")
+      ->check(CLI::IsMember({"jsonl", "table"}));
+  predict->add_option("--save-inputs", save_inputs, "write what the model saw (after framing) as PNGs into this folder");
+  predict->add_flag("--quiet,-q", quiet, "warnings and errors only");
   predict->footer(cli::kExitCodes);
 
   std::string only, experiments_dir;
@@ -135,6 +150,21 @@ int main(int argc, char** argv) {
   show->add_option("--seed", seed, "which images (seeded pick)");
   show->add_option("--out", out_dir, "PNG file (default: <dataset>_<split>_grid.png)");
 
+  std::string runs_dir = "runs", runs_format = "table", runs_html;
+  run::RunsQuery runs_query;
+  auto* runs = app.add_subcommand("runs", "list the run folders under DIR (recursively) as a table, or compare them "
+                                          "on an HTML page");
+  runs->add_option("dir", runs_dir, "folder of run folders (default: runs)");
+  runs->add_option("--sort", runs_query.sort,
+                   "column to sort by, -COLUMN for descending: name, model, status, epochs, best_val_accuracy, "
+                   "test_accuracy, wall_seconds, started (default), path");
+  runs->add_option("--filter", runs_query.filters,
+                   "keep runs where KEY=VALUE; KEY is a column or a dotted config key (model.type, optimizer.lr); "
+                   "repeatable, all must match");
+  runs->add_option("--format", runs_format, "table, csv or json")->check(CLI::IsMember({"table", "csv", "json"}));
+  runs->add_option("--html", runs_html, "write a comparison page (table, validation curves, config differences)");
+  runs->footer(cli::kExitCodes);
+
   bool as_json = false;
   auto* info = app.add_subcommand("info", "versions, LibTorch build, CPU (native bf16?), BLAS, oneDNN, threads, CUDA: "
                                           "paste this into bug reports");
@@ -182,7 +212,13 @@ int main(int argc, char** argv) {
       run::export_weights(checkpoint, out_dir);
       fmt::print("wrote {} (load in Python with torch.load and load_state_dict)\n", out_dir);
     } else if (*predict) {
-      run::predict(checkpoint, input, top_k, std::cout);
+      if (!save_inputs.empty()) predict_options.save_inputs = save_inputs;
+      const auto predicted = run::predict(checkpoint, input, predict_options, std::cout);
+      if (predicted.failed > 0) {
+        spdlog::error("{} of {} image files could not be predicted (see above)", predicted.failed,
+                      predicted.failed + predicted.predicted);
+        return 1;
+      }
     } else if (*cfg_show) {
       std::cout << load_config().json.dump(2) << "\n";
     } else if (*cfg_docs) {
@@ -197,6 +233,14 @@ int main(int argc, char** argv) {
       std::cout << run::data_stats(dataset, data_root);
     } else if (*fetch) {
       fmt::print("data folder: {}\n", run::fetch_data(fetch_names, data_root).string());
+    } else if (*runs) {
+      const auto rows = run::list_runs(runs_dir, runs_query);
+      if (runs_html.empty()) {
+        std::cout << run::format_runs(rows, runs_format);
+      } else {
+        run::write_runs_page(runs_html, rows, "deepl runs: " + runs_dir);
+        fmt::print("wrote {} ({} runs)\n", runs_html, rows.size());
+      }
     } else if (*info) {
       std::cout << (as_json ? system_info().dump(2) + "\n" : system_report());
     }

@@ -69,40 +69,9 @@ void heat_color(cairo_t* cr, double t) {
   cairo_set_source_rgb(cr, std::clamp(r, 0.0, 1.0), std::clamp(g, 0.0, 1.0), std::clamp(b, 0.0, 1.0));
 }
 
-// "Nice" tick step for a range, about `target` ticks.
-double tick_step(double span, int target) {
-  if (span <= 0) return 1;
-  const double raw = span / target;
-  const double mag = std::pow(10.0, std::floor(std::log10(raw)));
-  for (double m : {1.0, 2.0, 2.5, 5.0, 10.0})
-    if (raw <= m * mag) return m * mag;
-  return 10 * mag;
-}
-
-std::string tick_label(double v, double step) {
-  if (std::abs(v) < step * 1e-6) return "0";
-  const int decimals = std::max(0, static_cast<int>(-std::floor(std::log10(step) + 1e-9)));
-  return fmt::format("{:.{}f}", v, decimals);
-}
-
 void draw_chart(cairo_t* cr, const Chart& chart, double x0, double y0, double w, double h) {
   const double left = x0 + 70, right = x0 + w - 20, top = y0 + 40, bottom = y0 + h - 55;
-  double xmin = std::numeric_limits<double>::infinity(), xmax = -xmin, ymin = xmin, ymax = -xmin;
-  for (const auto& s : chart.series) {
-    for (size_t i = 0; i < s.x.size() && i < s.y.size(); ++i) {
-      if (!std::isfinite(s.y[i])) continue;
-      xmin = std::min(xmin, s.x[i]);
-      xmax = std::max(xmax, s.x[i]);
-      ymin = std::min(ymin, s.y[i]);
-      ymax = std::max(ymax, s.y[i]);
-    }
-  }
-  if (!std::isfinite(xmin)) xmin = 0, xmax = 1, ymin = 0, ymax = 1;
-  if (xmax - xmin < 1e-12) xmin -= 0.5, xmax += 0.5;
-  if (ymax - ymin < 1e-12) ymin -= 0.5, ymax += 0.5;
-  const double ypad = 0.05 * (ymax - ymin);
-  ymin -= ypad;
-  ymax += ypad;
+  const auto [xmin, xmax, ymin, ymax] = chart_range(chart);
   auto px = [&](double x) { return left + (x - xmin) / (xmax - xmin) * (right - left); };
   auto py = [&](double y) { return bottom - (y - ymin) / (ymax - ymin) * (bottom - top); };
 
@@ -192,6 +161,43 @@ void map_color(cairo_t* cr, double t) {
 }
 
 }  // namespace
+
+// "Nice" tick step for a range, about `target` ticks.
+double tick_step(double span, int target) {
+  if (span <= 0) return 1;
+  const double raw = span / target;
+  const double mag = std::pow(10.0, std::floor(std::log10(raw)));
+  for (double m : {1.0, 2.0, 2.5, 5.0, 10.0})
+    if (raw <= m * mag) return m * mag;
+  return 10 * mag;
+}
+
+std::string tick_label(double v, double step) {
+  if (std::abs(v) < step * 1e-6) return "0";
+  const int decimals = std::max(0, static_cast<int>(-std::floor(std::log10(step) + 1e-9)));
+  return fmt::format("{:.{}f}", v, decimals);
+}
+
+ChartRange chart_range(const Chart& chart) {
+  ChartRange r{std::numeric_limits<double>::infinity(), -std::numeric_limits<double>::infinity(),
+               std::numeric_limits<double>::infinity(), -std::numeric_limits<double>::infinity()};
+  for (const auto& s : chart.series) {
+    for (size_t i = 0; i < s.x.size() && i < s.y.size(); ++i) {
+      if (!std::isfinite(s.y[i])) continue;
+      r.xmin = std::min(r.xmin, s.x[i]);
+      r.xmax = std::max(r.xmax, s.x[i]);
+      r.ymin = std::min(r.ymin, s.y[i]);
+      r.ymax = std::max(r.ymax, s.y[i]);
+    }
+  }
+  if (!std::isfinite(r.xmin)) r = {0, 1, 0, 1};
+  if (r.xmax - r.xmin < 1e-12) r.xmin -= 0.5, r.xmax += 0.5;
+  if (r.ymax - r.ymin < 1e-12) r.ymin -= 0.5, r.ymax += 0.5;
+  const double ypad = 0.05 * (r.ymax - r.ymin);
+  r.ymin -= ypad;
+  r.ymax += ypad;
+  return r;
+}
 
 void write_contour_png(const std::filesystem::path& path, const ContourPlot& p) {
   if (p.nx < 2 || p.ny < 2 || static_cast<int64_t>(p.values.size()) != p.nx * p.ny) {

@@ -21,6 +21,7 @@
 #include "deepl/report/plot.h"
 #include "deepl/run/data_views.h"
 #include "deepl/run/feature_cache.h"
+#include "deepl/run/run_report.h"
 #include "deepl/train/callbacks.h"
 #include "deepl/train/checkpoint.h"
 #include "run_parts.h"
@@ -261,6 +262,7 @@ TrainResult train_experiment(const config::Experiment& exp, const TrainOptions& 
     result.wall_seconds = seconds_since(start);
     if (lead) {
       write_manifest(result.run_dir, exp, facts, "interrupted", result.wall_seconds);
+      write_run_report(result.run_dir);
       say_how_to_resume(result.run_dir, result.interrupted_by, trainer.completed_epochs());
     }
     return result;
@@ -288,6 +290,7 @@ TrainResult train_experiment(const config::Experiment& exp, const TrainOptions& 
                             {"best_epoch", best.meta.at("epoch")}, {"epochs", trainer.completed_epochs()},
                             {"train_seconds", result.wall_seconds}});
   write_manifest(result.run_dir, exp, facts, "finished", result.wall_seconds);
+  write_run_report(result.run_dir);
   spdlog::info("test ({} examples, best.pt from epoch {}): loss {:.4f} accuracy {:.4f} macro-F1 {:.4f}; wrote {}",
                e.metrics.examples, best.meta.at("epoch").get<int64_t>(), e.metrics.loss, e.metrics.accuracy,
                e.metrics.macro_f1, result.run_dir.string());

@@ -10,6 +10,7 @@
 #include "deepl/core/files.h"
 #include "deepl/core/json_util.h"
 #include "deepl/report/plot.h"
+#include "deepl/train/checkpoint.h"
 #include "deepl/run/data_views.h"
 
 namespace deepl::run::detail {
@@ -111,6 +112,27 @@ void write_evaluation_reports(const fs::path& dir, const eval::Evaluation& e, co
   report::write_confusion_matrix_png(dir / "confusion_matrix.png", flat_counts(e.metrics.confusion), dataset.class_names,
                                      fmt::format("{} (accuracy {:.4f})", title, e.metrics.accuracy));
   write_misclassified(dir / "misclassified.png", e, dataset);
+}
+
+LoadedModel load_model_from_checkpoint(const fs::path& path) {
+  const train::Checkpoint ckpt = train::read_checkpoint(path);
+  LoadedModel m;
+  if (!ckpt.meta.contains("config") || !ckpt.meta.contains("data")) throw_data(path.string() + ": checkpoint lacks its config");
+  json config = ckpt.meta.at("config");
+  // The checkpoint holds every weight: do not ask for the pretrained file it started from.
+  if (config.contains("model") && config["model"].contains("pretrained")) config["model"]["pretrained"] = "";
+  // Checkpoints hold CPU tensors: use whatever this machine has, not the device that trained it.
+  config["device"] = "auto";
+  m.experiment = config::resolve_experiment(config, {}, path.string() + " (embedded config)");
+  m.stats = DataStats::from_json(ckpt.meta.at("data"), path.string());
+  m.model = build_network(m.experiment, m.stats.spec());
+  m.model->to(resolve_device("auto").device);
+  m.precision = precision_of(m.experiment);
+  if (m.precision.channels_last) train::to_channels_last(*m.model);
+  train::load_model_state(*m.model, ckpt.model, path.string());
+  m.model->eval();
+  m.task = task_of(m.experiment);
+  return m;
 }
 
 double seconds_since(std::chrono::steady_clock::time_point start) {

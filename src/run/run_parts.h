@@ -64,4 +64,15 @@ void write_evaluation_reports(const std::filesystem::path& dir, const eval::Eval
                               const std::string& title, const nlohmann::json& extra);
 double seconds_since(std::chrono::steady_clock::time_point start);
 
+/// A model rebuilt from a checkpoint alone (its embedded config and data statistics), in eval mode
+/// on this machine's device.
+struct LoadedModel {
+  config::Experiment experiment;
+  DataStats stats;
+  std::shared_ptr<models::NetworkImpl> model;
+  models::Task task;
+  train::Precision precision;
+};
+LoadedModel load_model_from_checkpoint(const std::filesystem::path& path);
+
 }  // namespace deepl::run::detail

@@ -16,9 +16,13 @@
 
 #include <nlohmann/json.hpp>
 
+#include "../test_util.h"
 #include "deepl/core/files.h"
 
 namespace deepl::testing {
+
+/// Runs the deepl binary with a command line's arguments; collects its exit status and output.
+inline CommandResult run_deepl(const std::string& args) { return run_command(std::string(DEEPL_BIN) + " " + args); }
 
 /// Starts `deepl args...` with extra environment variables; its output is appended to `log`.
 inline pid_t spawn_deepl(const std::vector<std::string>& args, const std::map<std::string, std::string>& env,

@@ -91,7 +91,7 @@ TEST_F(Cli, TrainEvalPredictEndToEnd) {
   EXPECT_EQ(read_json_file(run_dir / "eval-val/metrics.json")["examples"], 120);
 
   // predict: one JSON line per image, top-3, agreeing with the evaluation's accuracy.
-  const auto predict = run("predict --checkpoint " + (run_dir / "checkpoints/best.pt").string() + " --input " +
+  const auto predict = run("predict --quiet --checkpoint " + (run_dir / "checkpoints/best.pt").string() + " --input " +
                            (dir_ / "mnist/t10k-images-idx3-ubyte").string() + " --top-k 3");
   ASSERT_EQ(predict.code, 0) << predict.output;
   const torch::Tensor labels = data::read_idx(dir_ / "mnist/t10k-labels-idx1-ubyte").to(torch::kInt64);

@@ -59,6 +59,8 @@ int expect_no_torn_files(const fs::path& run_dir) {
     } else if (ends_with(name, ".png")) {
       EXPECT_EQ(bytes.substr(0, 8), std::string("\x89PNG\r\n\x1a\n", 8)) << p;
       EXPECT_TRUE(ends_with(bytes, std::string("IEND\xae\x42\x60\x82", 8))) << p;
+    } else if (ends_with(name, ".html")) {
+      EXPECT_TRUE(ends_with(bytes, "</html>\n")) << p;
     } else {
       ADD_FAILURE() << "unexpected file in the run folder: " << p;
     }

@@ -1,6 +1,7 @@
 #pragma once
 // Figures drawn with cairo (vector drawing and text, PNG output) and written atomically:
-// confusion-matrix heatmaps, learning curves, image grids, line/scatter charts.
+// confusion-matrix heatmaps, learning curves, image grids, line/scatter charts. The chart
+// description and its axes (range, ticks) are shared with the SVG charts of report/html.h.
 #include <cstdint>
 #include <filesystem>
 #include <string>
@@ -24,6 +25,16 @@ struct Chart {
   std::string title, x_label, y_label;
   std::vector<Series> series;
 };
+
+/// The axes' extent of a chart: its finite points, a degenerate span widened, y padded by 5%.
+struct ChartRange {
+  double xmin, xmax, ymin, ymax;
+};
+ChartRange chart_range(const Chart& chart);
+/// A "nice" tick step (1, 2, 2.5 or 5 times a power of ten) giving about `target` ticks over `span`.
+double tick_step(double span, int target);
+/// A tick's label, with as many decimals as `step` needs.
+std::string tick_label(double v, double step);
 
 /// Charts side by side in one PNG (e.g. loss and accuracy per epoch).
 void write_charts_png(const std::filesystem::path& path, const std::vector<Chart>& charts);

@@ -51,8 +51,26 @@ struct EvalOptions {
 /// Rebuilds the model from a checkpoint alone, evaluates it and writes metrics and figures.
 eval::Metrics evaluate_checkpoint(const std::filesystem::path& checkpoint, const EvalOptions& options);
 
-/// Prints one JSON line per image of an IDX file: the top-k classes with probabilities.
-void predict(const std::filesystem::path& checkpoint, const std::filesystem::path& input, int top_k, std::ostream& out);
+struct PredictOptions {
+  int top_k = 3;
+  bool recursive = false;         // a folder input: its sub-folders too
+  std::string invert = "auto";    // image inputs: auto | yes | no (see data::FramingOptions)
+  std::string format = "jsonl";   // jsonl | table
+  /// Where to write what the model saw, as PNGs (before normalisation), named after the inputs.
+  std::optional<std::filesystem::path> save_inputs;
+};
+
+struct PredictSummary {
+  int64_t predicted = 0;
+  int64_t failed = 0;  // image files that could not be read or framed (one error line each)
+};
+
+/// Predicts the top-k classes of every image in `input`: an IDX file of images (one JSON line per
+/// index), an image file (PNG, JPEG, BMP, PGM/PPM) or a folder of them (sorted; one line per file).
+/// Images are framed as the checkpoint's data set was (data::frame_image) and normalised with the
+/// statistics stored in the checkpoint. A bad image file is logged and counted, the others predicted.
+PredictSummary predict(const std::filesystem::path& checkpoint, const std::filesystem::path& input,
+                       const PredictOptions& options, std::ostream& out);
 
 /// Writes a checkpoint's weights as a PyTorch state dict (torch.load returns it; the equivalent
 /// PyTorch model's load_state_dict(strict=True) accepts it).
