@@ -71,7 +71,8 @@ void heat_color(cairo_t* cr, double t) {
 
 void draw_chart(cairo_t* cr, const Chart& chart, double x0, double y0, double w, double h) {
   const double left = x0 + 70, right = x0 + w - 20, top = y0 + 40, bottom = y0 + h - 55;
-  const auto [xmin, xmax, ymin, ymax] = chart_range(chart);
+  const ChartRange range = chart_range(chart);
+  const double xmin = range.xmin, xmax = range.xmax, ymin = range.ymin, ymax = range.ymax;
   auto px = [&](double x) { return left + (x - xmin) / (xmax - xmin) * (right - left); };
   auto py = [&](double y) { return bottom - (y - ymin) / (ymax - ymin) * (bottom - top); };
 

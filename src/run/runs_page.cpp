@@ -60,7 +60,9 @@ report::Table config_diff(const std::vector<RunRow>& rows) {
   report::Table t;
   t.header = {"key"};
   for (const auto& label : run_labels(rows)) t.header.push_back(label);
-  for (const auto& [key, column] : values) {
+  for (const auto& entry : values) {
+    const std::string& key = entry.first;
+    const std::vector<json>& column = entry.second;
     if (std::all_of(column.begin(), column.end(), [&](const json& v) { return v == column.front(); })) continue;
     std::vector<std::string> line = {key};
     for (const auto& v : column) line.push_back(cell_text(v));
