@@ -16,6 +16,7 @@ namespace {
 constexpr int64_t kDigitBox = 20;          // MNIST digits fit a 20x20 box ...
 constexpr double kDigitCentre = 14.0;      // ... with their centre of mass here (pixel indices; measured on the set)
 constexpr double kInkThreshold = 0.2;      // after stretching, fainter pixels are background
+constexpr double kSharpening = 1.0;        // products: unsharp-mask amount
 constexpr double kMinimumContrast = 0.08;  // a brightest pixel closer than this to the background: a blank picture
 
 torch::Tensor border_pixels(const torch::Tensor& gray) {
@@ -89,9 +90,18 @@ torch::Tensor frame_digit(const torch::Tensor& stretched, int64_t height, int64_
                height, width);
 }
 
+// Fashion-MNIST sharpened its products after shrinking them: an unsharp mask (3x3 binomial blur).
+torch::Tensor sharpen(const torch::Tensor& chw) {
+  const torch::Tensor k1 = torch::tensor({1.0f, 2.0f, 1.0f}, chw.options()) / 4.0;
+  const torch::Tensor kernel = (k1.unsqueeze(1) * k1.unsqueeze(0)).expand({chw.size(0), 1, 3, 3}).contiguous();
+  const torch::Tensor padded = F::pad(chw.unsqueeze(0), F::PadFuncOptions({1, 1, 1, 1}).mode(torch::kReplicate));
+  const torch::Tensor blurred = F::conv2d(padded, kernel, F::Conv2dFuncOptions().groups(chw.size(0))).squeeze(0);
+  return (chw + kSharpening * (chw - blurred)).clamp(0, 1);
+}
+
 // Fashion-MNIST's products keep their texture: only the edges are trimmed.
 torch::Tensor frame_product(const torch::Tensor& stretched, int64_t height, int64_t width) {
-  const torch::Tensor product = fit_box(crop_to_ink(stretched), std::min(height, width));
+  const torch::Tensor product = sharpen(fit_box(crop_to_ink(stretched), std::min(height, width)));
   return place(product, (height - product.size(1)) / 2, (width - product.size(2)) / 2, height, width);
 }
 

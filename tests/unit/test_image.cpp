@@ -156,3 +156,16 @@ TEST(Framing, BlankPicturesAndPlainResizes) {
   EXPECT_EQ(data::framing_for_dataset("mnist"), data::Framing::kDigit);
   EXPECT_EQ(data::framing_for_dataset("fashion-mnist"), data::Framing::kProduct);
 }
+
+TEST(Framing, ProductsAreSharpenedAsFashionMnistWas) {
+  // A product of two tones (ink 30 on the left half, 130 on the right) on light paper, already 28 wide.
+  torch::Tensor photo = sheet_with_rectangle(40, 40, 6, 6, 28, 28);
+  photo[0].narrow(0, 6, 28).narrow(1, 20, 14).fill_(130);
+  const torch::Tensor framed = data::frame_image(photo, {data::Framing::kProduct, data::Invert::kAuto, 28, 28});
+  const torch::Tensor row = framed[0][14].to(torch::kInt64);
+  // Inverted and stretched, the left half is the brightest (255) and the right about half as bright;
+  // unsharp masking undershoots on the darker side of the step between them: the edge stands out.
+  EXPECT_EQ(row[5].item<int64_t>(), 255);
+  EXPECT_NEAR(row[22].item<int64_t>(), 128, 2);
+  EXPECT_LT(row[14].item<int64_t>(), row[22].item<int64_t>() - 20);
+}
