@@ -98,8 +98,6 @@ torch::Tensor idx_images(const fs::path& input, const std::vector<int64_t>& shap
   return images;
 }
 
-void save_input(const fs::path& file, const torch::Tensor& image) { data::write_png(file, image); }
-
 PredictSummary predict_idx(const fs::path& input, Predictor& predictor, const LoadedModel& m,
                            const PredictOptions& options) {
   const torch::Tensor images = idx_images(input, m.stats.input_shape);
@@ -108,7 +106,7 @@ PredictSummary predict_idx(const fs::path& input, Predictor& predictor, const Lo
     std::vector<json> indices;
     for (int64_t i = 0; i < chunk.size(0); ++i) {
       indices.emplace_back(start + i);
-      if (options.save_inputs) save_input(*options.save_inputs / fmt::format("{:06d}.png", start + i), chunk[i]);
+      if (options.save_inputs) data::write_png(*options.save_inputs / fmt::format("{:06d}.png", start + i), chunk[i]);
     }
     predictor.predict(chunk, indices);
   }
@@ -126,15 +124,12 @@ torch::Tensor framed_image(const fs::path& file, const data::FramingOptions& fra
   }
 }
 
-fs::path saved_input_name(const fs::path& file, const fs::path& input) {
-  const fs::path relative = fs::is_directory(input) ? file.lexically_relative(input) : file.filename();
-  return fs::path(relative).replace_extension(".png");
-}
-
 PredictSummary predict_images(const fs::path& input, Predictor& predictor, const LoadedModel& m,
                               const PredictOptions& options) {
-  const std::vector<fs::path> files =
-      fs::is_directory(input) ? data::list_images(input, options.recursive) : std::vector<fs::path>{input};
+  const bool folder = fs::is_directory(input);
+  const std::vector<fs::path> files = folder ? data::list_images(input, options.recursive) : std::vector<fs::path>{input};
+  // --save-inputs names each PNG after its input, relative to the folder given.
+  const fs::path base = folder ? input : input.parent_path();
   if (files.empty()) {
     throw_data(fmt::format("{}: no image files (.png .jpg .jpeg .bmp .pgm .ppm .pnm){}", input.string(),
                            options.recursive ? "" : " (sub-folders too: --recursive)"));
@@ -155,7 +150,9 @@ PredictSummary predict_images(const fs::path& input, Predictor& predictor, const
         continue;
       }
       names.emplace_back(files[i].string());
-      if (options.save_inputs) save_input(*options.save_inputs / saved_input_name(files[i], input), images.back());
+      if (options.save_inputs) {
+        data::write_png(*options.save_inputs / files[i].lexically_relative(base).replace_extension(".png"), images.back());
+      }
     }
     if (!images.empty()) predictor.predict(torch::stack(images), names);
   }
