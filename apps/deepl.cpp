@@ -3,12 +3,14 @@
 #include <spdlog/spdlog.h>
 
 #include <iostream>
+#include <optional>
 
 #include "cli_common.h"
 #include "deepl/config/config.h"
 #include "deepl/core/error.h"
 #include "deepl/core/paths.h"
 #include "deepl/core/runtime.h"
+#include "deepl/core/signals.h"
 #include "deepl/core/system_info.h"
 #include "deepl/data/dataset.h"
 #include "deepl/dist/launcher.h"
@@ -17,6 +19,7 @@
 #include "deepl/run/experiment.h"
 #include "deepl/run/reproduce.h"
 #include "deepl/run/runs.h"
+#include "deepl/run/sweep.h"
 
 namespace {
 
@@ -70,6 +73,11 @@ int main(int argc, char** argv) {
                     "data-parallel: run N ranks on this machine (as torchrun --nproc_per_node N would); "
                     "the config's batch size is the global batch")
       ->check(CLI::Range(1, 1024));
+  int64_t pause_after_epoch = 0;
+  train->add_option("--pause-after-epoch", pause_after_epoch,
+                    "stop after epoch K with last.pt written, keeping the schedule of all train.epochs; --resume "
+                    "continues (what a halving sweep does between rungs)")
+      ->check(CLI::PositiveNumber);
   train->add_flag("--quiet,-q", quiet, "warnings and errors only");
   train->footer(cli::kExitCodes);
 
@@ -124,7 +132,7 @@ int main(int argc, char** argv) {
   auto* cfg_show = cfg->add_subcommand("show", "print the fully resolved config");
   cfg_show->add_option("--config,-c", config_path, kConfigHelp)->required();
   cfg_show->add_option("--set", overrides, "override a config key (repeatable)");
-  auto* cfg_docs = cfg->add_subcommand("docs", "print the reference table of every config key");
+  auto* cfg_docs = cfg->add_subcommand("docs", "print the reference tables of every experiment and sweep file key");
 
   auto* model = app.add_subcommand("model", "models");
   model->require_subcommand(1);
@@ -165,6 +173,30 @@ int main(int argc, char** argv) {
   runs->add_option("--html", runs_html, "write a comparison page (table, validation curves, config differences)");
   runs->footer(cli::kExitCodes);
 
+  run::SweepOptions sweep_options;
+  int sweep_trial = -1;
+  bool list_trials = false, summarize = false;
+  auto* sweep = app.add_subcommand(
+      "sweep", "hyper-parameter search from a sweep file: grid, random or successive halving; trials run as "
+               "`deepl train` processes, --jobs at a time, into <out>/trials/; the same command continues a sweep");
+  sweep->add_option("--config,-c", config_path,
+                    "sweep file: a JSON file or a shipped sweep's name (mlp_mnist_lr, ...) from experiments/sweeps/")
+      ->required();
+  sweep->add_option("--jobs,-j", sweep_options.jobs, "trials at a time (default: the sweep file's jobs)")
+      ->check(CLI::Range(1, 1024));
+  sweep->add_option("--out", out_dir, "sweep folder (default: <output.dir>/<name>)");
+  sweep->add_option("--set", overrides, "override a config key in every trial: --set train.epochs=2 (repeatable)");
+  sweep->add_option("--threads", threads, "LibTorch threads per trial (default: cores / jobs; 0 = all cores)");
+  sweep->add_flag("--list", list_trials, "print the trials (index, status, folder, values) and exit");
+  sweep->add_option("--trial", sweep_trial,
+                    "run trial K alone (grid, random), e.g. one SLURM array task: sbatch --array=0-N; then --summarize")
+      ->check(CLI::NonNegativeNumber);
+  sweep->add_flag("--summarize", summarize, "read the trial folders, write summary.{csv,md}, best.json, sweep.png");
+  sweep->add_flag("--retry-failed", sweep_options.retry_failed, "run failed trials again");
+  sweep->add_flag("--quiet,-q", quiet, "warnings and errors only");
+  sweep->footer(std::string(cli::kExitCodes) + " A stopped sweep exits 128 + the signal; --trial K exits 1 when the "
+                                               "trial failed.");
+
   bool as_json = false;
   auto* info = app.add_subcommand("info", "versions, LibTorch build, CPU (native bf16?), BLAS, oneDNN, threads, CUDA: "
                                           "paste this into bug reports");
@@ -180,6 +212,7 @@ int main(int argc, char** argv) {
       if (threads >= 0) exp.threads = threads;
       run::TrainOptions o;
       o.quiet = quiet;
+      o.pause_after_epoch = pause_after_epoch;
       if (!resume.empty()) o.resume = resume;
       if (!out_dir.empty()) o.run_dir = out_dir;
       o.world = dist::world_from_environment();
@@ -222,7 +255,8 @@ int main(int argc, char** argv) {
     } else if (*cfg_show) {
       std::cout << load_config().json.dump(2) << "\n";
     } else if (*cfg_docs) {
-      std::cout << config::reference_markdown();
+      std::cout << config::reference_markdown() << "\nSweep files (`deepl sweep --config`):\n\n"
+                << run::sweep_reference_markdown();
     } else if (*summary) {
       std::cout << run::model_summary(load_config());
     } else if (*show) {
@@ -240,6 +274,33 @@ int main(int argc, char** argv) {
       } else {
         run::write_runs_page(runs_html, rows, "deepl runs: " + runs_dir);
         fmt::print("wrote {} ({} runs)\n", runs_html, rows.size());
+      }
+    } else if (*sweep) {
+      const auto found = find_experiment(config_path, locations(), "sweeps");
+      std::optional<std::filesystem::path> sweep_dir;
+      if (!out_dir.empty()) sweep_dir = out_dir;
+      const auto spec = run::load_sweep(found, overrides, sweep_dir);
+      if (list_trials) {
+        std::cout << run::list_trials(spec);
+        return 0;
+      }
+      if (summarize) {
+        std::cout << run::summary_markdown(spec, run::summarize_sweep(spec));
+      } else {
+        sweep_options.quiet = quiet;
+        sweep_options.threads = threads;
+        sweep_options.program = current_executable();
+        if (sweep_trial >= 0) sweep_options.only_trial = sweep_trial;
+        const auto ran = run::run_sweep(spec, sweep_options);
+        if (ran.interrupted_by != 0) {
+          spdlog::warn("sweep stopped by {}: {} trial run(s) left; the same command continues",
+                       signal_name(ran.interrupted_by), ran.trials_left);
+          return 128 + ran.interrupted_by;
+        }
+        if (sweep_trial >= 0) {
+          return run::read_trial_outcome(spec, run::expand_trials(spec).at(sweep_trial)).status == "failed" ? 1 : 0;
+        }
+        std::cout << run::summary_markdown(spec, ran.summary);
       }
     } else if (*info) {
       std::cout << (as_json ? system_info().dump(2) + "\n" : system_report());

@@ -11,29 +11,14 @@ using nlohmann::json;
 using config::Field;
 using config::FieldType;
 using config::make_field;
+using config::choice;
+using config::object;
+using config::ranged;
 
 namespace {
 
-Field choice(std::string key, json def, std::vector<std::string> choices, std::string doc) {
-  Field f = make_field(std::move(key), FieldType::kString, std::move(def), std::move(doc));
-  f.choices = std::move(choices);
-  return f;
-}
-
-Field object(std::string key, std::vector<Field> children) {
-  Field f = make_field(std::move(key), FieldType::kObject, nullptr, "");
-  f.children = std::move(children);
-  return f;
-}
-
-Field ranged(Field f, double lo, double hi) {
-  f.range(lo, hi);
-  return f;
-}
-
 std::vector<Field> common_fields(const std::string& part) {
-  Field optional_description = make_field("description", FieldType::kString, nullptr, "free text");
-  optional_description.optional = true;
+  const Field optional_description = config::optional(make_field("description", FieldType::kString, nullptr, "free text"));
   return {make_field("name", FieldType::kString, nullptr, "run name"),
           choice("part", part, part_names(), "which part of notebook 1"),
           optional_description,

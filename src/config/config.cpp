@@ -13,28 +13,6 @@ using nlohmann::json;
 
 namespace {
 
-Field choice(std::string key, std::string def, std::vector<std::string> choices, std::string doc) {
-  Field f = make_field(std::move(key), FieldType::kString, std::move(def), std::move(doc));
-  f.choices = std::move(choices);
-  return f;
-}
-
-Field object(std::string key, std::vector<Field> children, std::string doc) {
-  Field f = make_field(std::move(key), FieldType::kObject, nullptr, std::move(doc));
-  f.children = std::move(children);
-  return f;
-}
-
-Field ranged(Field f, double lo, double hi) {
-  f.range(lo, hi);
-  return f;
-}
-
-Field optional(Field f) {
-  f.optional = true;
-  return f;
-}
-
 Field bool_or_choice(Field f) {
   f.bool_or_choice = true;
   return f;
@@ -48,6 +26,9 @@ std::vector<Field> build_fields() {
       make_field("root", FieldType::kString, "", "data folder; empty: $DEEPL_DATA, else ./data"),
       ranged(make_field("val_fraction", FieldType::kNumber, 0.1, "fraction of the training set held out for validation"), 0.0, 0.9),
       make_field("stratified", FieldType::kBool, true, "split validation per class"),
+      ranged(make_field("train_limit", FieldType::kInt, 0,
+                        "train on the first N examples of the training split (0: all); validation and test stay whole: "
+                        "quick looks and sweeps"), 0, 1e9),
       choice("normalize", "train", {"train", "fixed", "none"},
              "pixel normalisation: mean/std of the training split, the fixed `mean`/`std`, or none (x/255)"),
       optional(make_field("mean", FieldType::kNumberList, nullptr, "per-channel mean in [0,1] units (normalize=fixed)")),
@@ -162,6 +143,8 @@ void check_consistency(const json& cfg) {
 }
 
 }  // namespace
+
+const std::vector<std::string>& monitor_names() { return kMonitors; }
 
 const std::vector<Field>& experiment_fields() {
   static const std::vector<Field> fields = build_fields();

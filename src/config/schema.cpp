@@ -20,6 +20,28 @@ Field make_field(std::string key, FieldType type, json default_value, std::strin
   return f;
 }
 
+Field choice(std::string key, json def, std::vector<std::string> choices, std::string doc) {
+  Field f = make_field(std::move(key), FieldType::kString, std::move(def), std::move(doc));
+  f.choices = std::move(choices);
+  return f;
+}
+
+Field object(std::string key, std::vector<Field> children, std::string doc) {
+  Field f = make_field(std::move(key), FieldType::kObject, nullptr, std::move(doc));
+  f.children = std::move(children);
+  return f;
+}
+
+Field ranged(Field f, double lo, double hi) {
+  f.range(lo, hi);
+  return f;
+}
+
+Field optional(Field f) {
+  f.optional = true;
+  return f;
+}
+
 std::string type_name(FieldType type) {
   switch (type) {
     case FieldType::kInt: return "integer";

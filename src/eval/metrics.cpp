@@ -1,5 +1,7 @@
 #include "deepl/eval/metrics.h"
 
+#include "deepl/basics/csv.h"
+
 #include <fmt/format.h>
 #include <torch/torch.h>
 
@@ -71,18 +73,12 @@ json metrics_to_json(const Metrics& m, const std::vector<std::string>& class_nam
 }
 
 std::string confusion_to_csv(const torch::Tensor& confusion, const std::vector<std::string>& class_names) {
-  auto quote = [](const std::string& s) {
-    if (s.find_first_of(",\"\n") == std::string::npos) return s;
-    std::string out = "\"";
-    for (char ch : s) out += ch == '"' ? std::string("\"\"") : std::string(1, ch);
-    return out + "\"";
-  };
   const auto cm = confusion.accessor<int64_t, 2>();
   std::string out = "true\\predicted";
-  for (const auto& name : class_names) out += "," + quote(name);
+  for (const auto& name : class_names) out += "," + basics::csv_field(name);
   out += "\n";
   for (int64_t i = 0; i < confusion.size(0); ++i) {
-    out += quote(class_names.at(static_cast<size_t>(i)));
+    out += basics::csv_field(class_names.at(static_cast<size_t>(i)));
     for (int64_t j = 0; j < confusion.size(1); ++j) out += "," + std::to_string(cm[i][j]);
     out += "\n";
   }

@@ -197,6 +197,12 @@ ChartRange chart_range(const Chart& chart) {
   const double ypad = 0.05 * (r.ymax - r.ymin);
   r.ymin -= ypad;
   r.ymax += ypad;
+  // Markers at the edges would be cut in half: scatter charts get x padding too.
+  if (std::any_of(chart.series.begin(), chart.series.end(), [](const Series& s) { return s.points; })) {
+    const double xpad = 0.05 * (r.xmax - r.xmin);
+    r.xmin -= xpad;
+    r.xmax += xpad;
+  }
   return r;
 }
 

@@ -53,6 +53,8 @@ PreparedData prepare_data(const config::Experiment& exp) {
   PreparedData p;
   p.train = data::load_dataset(d.at("dataset"), data::Split::kTrain, root);
   p.split = data::split_train_val(p.train.labels, d.at("val_fraction"), exp.seed, d.at("stratified"));
+  const int64_t limit = d.at("train_limit");
+  if (limit > 0 && limit < p.split.train.numel()) p.split.train = p.split.train.slice(0, 0, limit);
   p.stats.dataset = d.at("dataset");
   p.stats.normalization = choose_normalization(d, p.train, p.split.train);
   p.stats.input_shape = p.train.image_shape();
@@ -233,6 +235,7 @@ TrainResult train_experiment(const config::Experiment& exp, const TrainOptions& 
   topts.num_classes = static_cast<int64_t>(prepared.stats.class_names.size());
   topts.precision = precision;
   topts.stop_signal = stop_signal;
+  topts.pause_after_epoch = options.pause_after_epoch;
   for (const auto& g : groups) topts.lr_scales.push_back(g.lr_scale);
   train::Trainer trainer(trained, optimizer, scheduler, topts);
   if (replicas) trainer.set_replicas(replicas);
@@ -264,6 +267,18 @@ TrainResult train_experiment(const config::Experiment& exp, const TrainOptions& 
       write_manifest(result.run_dir, exp, facts, "interrupted", result.wall_seconds);
       write_run_report(result.run_dir);
       say_how_to_resume(result.run_dir, result.interrupted_by, trainer.completed_epochs());
+    }
+    return result;
+  }
+  if (trainer.paused()) {
+    result.paused = true;
+    result.evaluated = false;
+    result.wall_seconds = seconds_since(start);
+    if (lead) {
+      write_manifest(result.run_dir, exp, facts, "paused", result.wall_seconds);
+      write_run_report(result.run_dir);
+      spdlog::info("paused after epoch {} of {}; continue with --resume {}", trainer.completed_epochs(),
+                   topts.epochs, (ckpt_dir / "last.pt").string());
     }
     return result;
   }

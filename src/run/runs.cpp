@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <sstream>
 
+#include "deepl/basics/csv.h"
 #include "deepl/core/error.h"
 #include "deepl/core/files.h"
 #include "deepl/core/json_util.h"
@@ -18,19 +19,6 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 namespace {
-
-// A JSON object file, or null when missing; a malformed one is warned about and read as null.
-json read_object_tolerant(const fs::path& path) {
-  if (!fs::exists(path)) return nullptr;
-  try {
-    json j = read_json_file(path);
-    if (j.is_object()) return j;
-    spdlog::warn("{}: not a JSON object; ignored", path.string());
-  } catch (const Error& e) {
-    spdlog::warn("{} (ignored)", e.what());
-  }
-  return nullptr;
-}
 
 // metrics.jsonl: one object per line; malformed lines are skipped with one warning per file.
 std::vector<json> read_epochs_tolerant(const fs::path& path) {
@@ -117,13 +105,6 @@ int compare_values(const json& a, const json& b) {
   return cell_text(a).compare(cell_text(b));
 }
 
-std::string csv_field(const std::string& s) {
-  if (s.find_first_of(",\"\n") == std::string::npos) return s;
-  std::string out = "\"";
-  for (char ch : s) out += ch == '"' ? std::string("\"\"") : std::string(1, ch);
-  return out + "\"";
-}
-
 std::string format_table(const std::vector<RunRow>& rows) {
   const auto& columns = run_columns();
   std::vector<std::vector<std::string>> cells = {columns};
@@ -145,6 +126,19 @@ std::string format_table(const std::vector<RunRow>& rows) {
 }
 
 }  // namespace
+
+json read_object_tolerant(const fs::path& path) {
+  if (!fs::exists(path)) return nullptr;
+  try {
+    json j = read_json_file(path);
+    if (j.is_object()) return j;
+    spdlog::warn("{}: not a JSON object; ignored", path.string());
+  } catch (const Error& e) {
+    spdlog::warn("{} (ignored)", e.what());
+  }
+  return nullptr;
+}
+
 
 std::string RunFolder::name() const {
   for (const json* j : {&manifest, &config}) {
@@ -240,7 +234,7 @@ std::string format_runs(const std::vector<RunRow>& rows, const std::string& form
     std::string out = fmt::format("{}\n", fmt::join(columns, ","));
     for (const auto& r : rows) {
       std::vector<std::string> fields;
-      for (const auto& c : columns) fields.push_back(r.cells[c].is_null() ? "" : csv_field(cell_text(r.cells[c])));
+      for (const auto& c : columns) fields.push_back(r.cells[c].is_null() ? "" : basics::csv_field(cell_text(r.cells[c])));
       out += fmt::format("{}\n", fmt::join(fields, ","));
     }
     return out;

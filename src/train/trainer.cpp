@@ -164,6 +164,7 @@ void Trainer::start_from_rank0_weights() {
 void Trainer::fit(data::BatchLoader& train, const data::BatchLoader* val) {
   stop_requested_ = false;
   interrupted_by_ = 0;
+  paused_ = false;
   if (replicas_) start_from_rank0_weights();
   for (auto& cb : callbacks_) cb->on_fit_start(*this);
   for (int64_t epoch = completed_epochs() + 1; epoch <= options_.epochs && !stop_requested_; ++epoch) {
@@ -182,6 +183,11 @@ void Trainer::fit(data::BatchLoader& train, const data::BatchLoader* val) {
     history_.push_back(m);
     for (auto& cb : callbacks_) cb->on_epoch_end(*this, m);
     if (stop_between_epochs()) {  // the checkpoints just written hold the state
+      for (auto& cb : callbacks_) cb->on_interrupt(*this);
+      return;
+    }
+    if (epoch == options_.pause_after_epoch && epoch < options_.epochs && !stop_requested_) {
+      paused_ = true;
       for (auto& cb : callbacks_) cb->on_interrupt(*this);
       return;
     }

@@ -90,8 +90,10 @@ void expect_same_weights(const fs::path& a, const fs::path& b) {
 class CrashSafety : public ::testing::Test {
  protected:
   // 4800 training examples in batches of 16 (300 steps per epoch), an MLP with dropout (so the
-  // generator state matters) and Adam (so the optimizer state does): ~0.4 s per epoch here.
+  // generator state matters) and Adam (so the optimizer state does): ~0.4 s per epoch here, ~4 s
+  // under the sanitizers, whose preset sets DEEPL_CRASH_EPOCHS to train fewer.
   void SetUp() override {
+    const char* epochs = std::getenv("DEEPL_CRASH_EPOCHS");
     deepl::testing::write_synthetic_dataset(dir_.path(), "mnist", 6000, 500);
     config_ = dir_ / "crash.json";
     write_json_file(config_, {{"name", "crash"},
@@ -101,7 +103,7 @@ class CrashSafety : public ::testing::Test {
                                         {"batch_size", 16}, {"eval_batch_size", 500}}},
                               {"model", {{"type", "mlp"}, {"hidden", {256}}, {"dropout", 0.2}}},
                               {"optimizer", {{"type", "adam"}, {"lr", 0.001}}},
-                              {"train", {{"epochs", 24}}},
+                              {"train", {{"epochs", epochs ? std::atoi(epochs) : 24}}},
                               {"output", {{"dir", (dir_ / "runs").string()}}}});
   }
   std::vector<std::string> args(const std::string& out, bool resume) const {

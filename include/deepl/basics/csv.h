@@ -1,6 +1,6 @@
 #pragma once
-// A strict numeric CSV reader for the regression and classification basics: a header row, then
-// numbers. Errors name the file, the line and the column.
+// CSV: a strict numeric reader for the regression and classification basics (a header row, then
+// numbers; errors name the file, the line and the column), and the quoting every CSV writer uses.
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -17,5 +17,8 @@ CsvTable read_csv(const std::filesystem::path& path);
 /// The values of the named columns, row by row; throws naming a missing column and the ones present.
 std::vector<std::vector<double>> select_columns(const CsvTable& table, const std::vector<std::string>& names,
                                                 const std::string& origin);
+
+/// A field as RFC 4180 writes it: quoted (inner quotes doubled) when it holds a comma, quote or newline.
+std::string csv_field(const std::string& text);
 
 }  // namespace deepl::basics

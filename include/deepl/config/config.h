@@ -20,6 +20,8 @@ struct Experiment {
   int threads = 0;  // 0: all cores
 };
 
+/// The metrics a run records per epoch, which checkpointing, early stopping and sweeps can watch.
+const std::vector<std::string>& monitor_names();
 /// The schema of an experiment (model options are per model type, in the model registry).
 const std::vector<Field>& experiment_fields();
 /// Reads, overrides, validates and resolves an experiment file.

@@ -30,6 +30,14 @@ struct Field {
 };
 
 Field make_field(std::string key, FieldType type, nlohmann::json default_value, std::string doc);
+/// A string field that takes one of `choices` (default `def`; null: required).
+Field choice(std::string key, nlohmann::json def, std::vector<std::string> choices, std::string doc);
+/// An object field with its own fields.
+Field object(std::string key, std::vector<Field> children, std::string doc = "");
+/// `f` limited to [lo, hi].
+Field ranged(Field f, double lo, double hi);
+/// `f` allowed to stay absent (null) without a default.
+Field optional(Field f);
 
 /// Validates `section` (a JSON object at `pointer`) against `fields`; fills defaults in place.
 void apply_schema(nlohmann::json& section, const std::vector<Field>& fields, const std::string& pointer);

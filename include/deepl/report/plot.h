@@ -26,7 +26,8 @@ struct Chart {
   std::vector<Series> series;
 };
 
-/// The axes' extent of a chart: its finite points, a degenerate span widened, y padded by 5%.
+/// The axes' extent of a chart: its finite points, a degenerate span widened, y padded by 5% (and x,
+/// when a series is drawn as markers).
 struct ChartRange {
   double xmin, xmax, ymin, ymax;
 };

@@ -22,6 +22,9 @@ struct TrainOptions {
   /// This process's place in a data-parallel job (see dist::world_from_environment); rank 0 alone
   /// writes the run folder.
   dist::WorldInfo world;
+  /// Stop after this epoch with last.pt written, keeping the schedule of all train.epochs (0: off):
+  /// a successive-halving rung; `--resume` later continues exactly where it paused.
+  int64_t pause_after_epoch = 0;
 };
 
 struct TrainResult {
@@ -36,6 +39,8 @@ struct TrainResult {
   bool evaluated = true;
   /// SIGINT or SIGTERM when one stopped training (last.pt then holds the exact position), else 0.
   int interrupted_by = 0;
+  /// True when the run paused at TrainOptions::pause_after_epoch (not evaluated; manifest status "paused").
+  bool paused = false;
 };
 
 /// Trains an experiment, then evaluates its best checkpoint on the test set and writes the reports.

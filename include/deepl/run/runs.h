@@ -27,6 +27,9 @@ struct RunFolder {
   std::string status() const;
 };
 
+/// A JSON object file, or null when missing; a malformed one is warned about (naming it) and read as null.
+nlohmann::json read_object_tolerant(const std::filesystem::path& path);
+
 /// Reads a run folder (or an eval folder); warns once per malformed file, naming it.
 RunFolder read_run_folder(const std::filesystem::path& dir);
 

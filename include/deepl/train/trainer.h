@@ -92,6 +92,9 @@ struct TrainerOptions {
   std::function<int()> stop_signal;
   /// Per optimizer parameter group, its multiple of the scheduled learning rate (empty: all 1).
   std::vector<double> lr_scales;
+  /// Pause after this epoch (0: never) as if stopped between epochs, checkpoints written, keeping the
+  /// schedule of all `epochs`: a successive-halving rung that a later resume continues.
+  int64_t pause_after_epoch = 0;
 };
 
 class Trainer {
@@ -120,6 +123,8 @@ class Trainer {
   const std::string& stop_reason() const { return stop_reason_; }
   /// The signal that stopped fit() before its last epoch, or 0.
   int interrupted_by() const { return interrupted_by_; }
+  /// True when fit() stopped at options.pause_after_epoch, before the last epoch.
+  bool paused() const { return paused_; }
 
   /// Loop state for checkpoints: history, every named callback's state and, after an interrupt,
   /// the position in the unfinished epoch with its running totals (summed over ranks).
@@ -152,6 +157,7 @@ class Trainer {
   bool stop_requested_ = false;
   std::string stop_reason_;
   int interrupted_by_ = 0;
+  bool paused_ = false;
   std::optional<EpochPosition> position_;  // set while an interrupted epoch is pending
 };
 
