@@ -22,6 +22,7 @@ using nlohmann::json;
 namespace {
 
 const std::vector<std::string> kDistributions = {"uniform", "log_uniform", "int_uniform", "choice"};
+constexpr double kMaxTrials = 100000;  // a sweep's trials, drawn or in the grid
 
 std::vector<Field> build_sweep_fields() {
   using config::choice;
@@ -47,7 +48,7 @@ std::vector<Field> build_sweep_fields() {
              "`trials` draws"),
       ranged(
           make_field("trials", FieldType::kInt, 0, "random, halving: configurations drawn (halving with 0: the grid)"),
-          0, 100000),
+          0, kMaxTrials),
       ranged(make_field("seed", FieldType::kInt, 0, "seed of the random draws"), 0, 9.0e15),
       choice("metric", "auto", metrics,
              "what ranks the trials, best over the epochs; auto: the experiment's "
@@ -113,6 +114,18 @@ SearchDimension parse_dimension(const std::string& key, const json& spec) {
   return d;
 }
 
+// A grid's size is the product of its lists' lengths: refused before anything is expanded.
+void check_grid_size(const std::vector<SearchDimension>& space) {
+  double combinations = 1;
+  for (const auto& d : space) combinations *= static_cast<double>(d.values.size());
+  if (combinations > kMaxTrials) {
+    throw_usage(
+        fmt::format("/space: the grid has {:.0f} combinations, more than {:.0f}; use \"method\": \"random\" "
+                    "with \"trials\"",
+                    combinations, kMaxTrials));
+  }
+}
+
 std::string override_of(const std::string& key, const json& value) { return key + "=" + value.dump(); }
 
 // The `set` object as --set assignments, checked to be key -> value.
@@ -163,6 +176,7 @@ Sweep parse_sweep(json raw, const fs::path& file, const std::vector<std::string>
     }
   }
   if (s.method == "random" && s.trials == 0) throw_usage("/trials: random search needs \"trials\" >= 1");
+  if (s.method == "grid" || s.trials == 0) check_grid_size(s.space);
   s.overrides = fixed_overrides(raw["set"]);
   for (const auto& o : cli_overrides) {
     for (const auto& d : s.space) {

@@ -127,6 +127,13 @@ TEST_F(SweepSpec, BadSweepFilesNameTheFileAndThePointer) {
   EXPECT_NE(error_of({{"space", {{"optimizer.lr", {{"uniform", {0.1, 0.2}}}}}}}).find("grid search needs a list"),
             std::string::npos);
   EXPECT_NE(error_of({{"space", lr}, {"method", "random"}}).find("/trials"), std::string::npos);
+  json huge = json::object();
+  for (const char* key :
+       {"optimizer.lr", "optimizer.eps", "optimizer.weight_decay", "model.dropout", "seed", "threads"}) {
+    huge[key] = {0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8};
+  }
+  EXPECT_NE(error_of({{"space", huge}}).find("/space: the grid has 262144 combinations, more than 100000"),
+            std::string::npos);
   EXPECT_NE(error_of({{"space", lr}}, {"optimizer.lr=0.5"}).find("is searched by the sweep"), std::string::npos);
   // Every trial is validated up front; the error names the file, the trial and the config's pointer.
   const std::string unknown = error_of({{"space", {{"optimizer.lrr", {0.1}}}}});
