@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "deepl/core/error.h"
+#include "deepl/core/process.h"
 
 namespace deepl::dist {
 
@@ -53,19 +54,7 @@ int free_loopback_port() {
   ::setenv("MASTER_ADDR", "127.0.0.1", 1);
   ::setenv("MASTER_PORT", p.c_str(), 1);
   ::unsetenv("TORCHELASTIC_USE_AGENT_STORE");
-  std::vector<char*> argv;
-  argv.push_back(const_cast<char*>(program.c_str()));
-  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  ::execv(program.c_str(), argv.data());
-  std::fprintf(stderr, "--nproc: cannot run %s\n", program.c_str());
-  std::_Exit(127);
-}
-
-int exit_status(int status) {
-  if (WIFEXITED(status)) return WEXITSTATUS(status);
-  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
-  return 1;
+  exec_program(program, args, "--nproc");
 }
 
 }  // namespace

@@ -19,6 +19,7 @@
 #include "deepl/core/error.h"
 #include "deepl/core/files.h"
 #include "deepl/core/json_util.h"
+#include "deepl/core/process.h"
 #include "deepl/core/signals.h"
 #include "deepl/report/progress.h"
 #include "deepl/run/runs.h"
@@ -120,17 +121,7 @@ pid_t spawn_trial(const fs::path& program, const std::vector<std::string>& args,
   ::setpgid(0, 0);  // a terminal's Ctrl-C reaches the sweep alone, which stops each trial once
   const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
   if (fd >= 0) ::dup2(fd, 1), ::dup2(fd, 2);
-  std::vector<char*> argv = {const_cast<char*>(program.c_str())};
-  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  ::execv(program.c_str(), argv.data());
-  std::fprintf(stderr, "sweep: cannot run %s\n", program.c_str());
-  std::_Exit(127);
-}
-
-int exit_code_of(int status) {
-  if (WIFEXITED(status)) return WEXITSTATUS(status);
-  return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : 1;
+  exec_program(program, args, "sweep");
 }
 
 // Runs tasks as child processes, `jobs` at a time; logs each start and end, records each trial's
@@ -167,7 +158,7 @@ class TrialPool {
           ++it;
           continue;
         }
-        finish(it->second, exit_code_of(status), stopping);
+        finish(it->second, exit_status(status), stopping);
         it = running.erase(it);
         any_ended = true;
       }
@@ -240,9 +231,7 @@ bool needs_run(const Sweep& sweep, const Trial& trial, int64_t budget, bool retr
 json sweep_record(const Sweep& sweep) {
   json file = sweep.json;
   file.erase("jobs");
-  return {{"sweep", file},
-          {"set", sweep.overrides},
-          {"experiment", config::load_experiment(sweep.experiment, sweep.overrides).json}};
+  return {{"sweep", file}, {"set", sweep.overrides}, {"experiment", sweep.base_config}};
 }
 
 std::vector<std::string> differences(const json& before, const json& now) {

@@ -191,6 +191,7 @@ Sweep parse_sweep(json raw, const fs::path& file, const std::vector<std::string>
                                      : raw["metric"].get<std::string>();
   s.maximize = raw["direction"] == "auto" ? s.metric.find("accuracy") != std::string::npos : raw["direction"] == "max";
   s.out_dir = out_dir ? *out_dir : fs::path(raw["output"]["dir"].get<std::string>()) / s.name;
+  s.base_config = base.json;
   s.json = std::move(raw);
   return s;
 }

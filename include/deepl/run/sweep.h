@@ -38,6 +38,7 @@ struct Sweep {
   std::string name;
   std::filesystem::path experiment;    // the base experiment's file
   std::vector<std::string> overrides;  // the file's "set", then the command line's --set: every trial gets them
+  nlohmann::json base_config;          // the base experiment resolved with `overrides`
   std::vector<SearchDimension> space;
   std::string method;  // grid | random | halving
   int trials = 0;      // random, halving: configurations drawn (halving with 0: every grid point)
