@@ -24,19 +24,32 @@
 namespace {
 
 // `deepl train ... --nproc N`: re-runs this command line without --nproc as N ranks.
-int launch_ranks(int argc, char** argv, int nproc) {
+int launch_ranks(int argc, char** argv, int nproc, int max_restarts) {
   using namespace deepl;
   if (dist::world_from_environment().distributed()) {
     throw_usage("--nproc: already running as a rank (WORLD_SIZE is set); launch with either torchrun or --nproc");
   }
-  std::vector<std::string> args;
+  // The ranks get this command line without the launcher's options; a restarted group also
+  // without --resume, which becomes --resume auto.
+  std::vector<std::string> args, restart_args;
+  const auto named = [](const std::string& a, const std::string& name) { return a == name || a.rfind(name + "=", 0) == 0; };
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
-    if (a == "--nproc") ++i;
-    else if (a.rfind("--nproc=", 0) != 0) args.push_back(a);
+    const bool value_follows = a == "--nproc" || a == "--max-restarts" || a == "--resume";
+    if (named(a, "--resume")) {
+      args.push_back(a);
+      if (value_follows && i + 1 < argc) args.push_back(argv[i + 1]);
+    } else if (!named(a, "--nproc") && !named(a, "--max-restarts")) {
+      args.push_back(a);
+      restart_args.push_back(a);
+    }
+    if (value_follows) ++i;
   }
+  restart_args.insert(restart_args.end(), {"--resume", "auto"});  // every rank continues from the newest last.pt
   dist::LaunchOptions options;
   options.nproc = nproc;
+  options.max_restarts = max_restarts;
+  options.restart_args = restart_args;
   return dist::launch_local(current_executable().string(), args, options);
 }
 
@@ -65,14 +78,21 @@ int main(int argc, char** argv) {
   auto* train = app.add_subcommand("train", "train an experiment, then evaluate its best checkpoint on the test set");
   train->add_option("--config,-c", config_path, kConfigHelp)->required();
   train->add_option("--set", overrides, "override a config key: --set optimizer.lr=0.01 (repeatable)");
-  train->add_option("--resume", resume, "continue from a checkpoint (e.g. runs/NAME/checkpoints/last.pt)")
-      ->check(CLI::ExistingFile);
+  train->add_option("--resume", resume,
+                    "continue from a checkpoint (e.g. runs/NAME/checkpoints/last.pt), or auto: from the run "
+                    "folder's last.pt when there is one, else start fresh (safe to repeat after a crash)")
+      ->check(CLI::IsMember({"auto"}) | CLI::ExistingFile);
   train->add_option("--threads", threads, "LibTorch intra-op threads (overrides the config; 0 = all cores)");
   train->add_option("--out", out_dir, "run folder (default: <output.dir>/<name>)");
   train->add_option("--nproc", nproc,
                     "data-parallel: run N ranks on this machine (as torchrun --nproc_per_node N would); "
                     "the config's batch size is the global batch")
       ->check(CLI::Range(1, 1024));
+  int max_restarts = 0;
+  train->add_option("--max-restarts", max_restarts,
+                    "with --nproc: when a rank fails, restart every rank up to K times, each continuing with "
+                    "--resume auto (as torchrun --max_restarts K)")
+      ->check(CLI::Range(0, 1000));
   int64_t pause_after_epoch = 0;
   train->add_option("--pause-after-epoch", pause_after_epoch,
                     "stop after epoch K with last.pt written, keeping the schedule of all train.epochs; --resume "
@@ -206,18 +226,27 @@ int main(int argc, char** argv) {
   auto load_config = [&] { return config::load_experiment(find_experiment(config_path, locations()), overrides); };
   return cli::run_status(app, argc, argv, [&] {
     if (quiet) cli::setup_logging(true);
-    if (*train && nproc > 0) return launch_ranks(argc, argv, nproc);
+    if (*train && nproc > 0) return launch_ranks(argc, argv, nproc, max_restarts);
+    if (*train && max_restarts > 0) throw_usage("--max-restarts: only with --nproc (torchrun has --max_restarts)");
     if (*train) {
       auto exp = load_config();
       if (threads >= 0) exp.threads = threads;
       run::TrainOptions o;
       o.quiet = quiet;
       o.pause_after_epoch = pause_after_epoch;
-      if (!resume.empty()) o.resume = resume;
+      if (resume == "auto") o.resume_auto = true;
+      else if (!resume.empty()) o.resume = resume;
       if (!out_dir.empty()) o.run_dir = out_dir;
       o.world = dist::world_from_environment();
       const auto result = run::train_experiment(exp, o);
       if (result.interrupted_by != 0) return 128 + result.interrupted_by;  // 130 SIGINT, 143 SIGTERM
+      if (result.already_finished) {
+        if (o.world.rank == 0) {
+          fmt::print("{}: already finished (test accuracy {:.4f}); run folder {}\n", exp.name, result.test.accuracy,
+                     result.run_dir.string());
+        }
+        return 0;
+      }
       if (!result.evaluated) return 0;  // rank 0 reports
       fmt::print("{}: test accuracy {:.4f} after {} epochs in {:.1f}s; run folder {}\n", exp.name, result.test.accuracy,
                  result.history.size(), result.wall_seconds, result.run_dir.string());

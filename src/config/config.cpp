@@ -68,6 +68,13 @@ std::vector<Field> build_fields() {
   std::vector<Field> checkpoint = {
       choice("monitor", "val_accuracy", kMonitors, "metric that picks best.pt"),
       ranged(make_field("every", FieldType::kInt, 1, "write last.pt every N epochs (and at the end)"), 1, 1e6),
+      ranged(make_field("every_steps", FieldType::kInt, 0,
+                        "also write last.pt mid-epoch every N optimizer steps, exact position included (0: off)"),
+             0, 1e12),
+      ranged(make_field("every_minutes", FieldType::kNumber, 10.0,
+                        "also write last.pt mid-epoch when this long has passed since the last write (0: off); "
+                        "spaced so that writing stays under 5% of training time"),
+             0.0, 1e6),
   };
   std::vector<Field> train = {
       ranged(make_field("epochs", FieldType::kInt, 10, "training epochs"), 1, 1e6),
@@ -80,6 +87,9 @@ std::vector<Field> build_fields() {
       bool_or_choice(choice("channels_last", "auto", {"auto"},
                             "channels-last layout for conv models; auto: on with bf16, off with fp32")),
       ranged(make_field("log_every", FieldType::kInt, 0, "plain-log progress line every N batches (0: ~10 per epoch)"), 0, 1e9),
+      choice("resume", "never", {"never", "auto"},
+             "auto: continue from the run folder's last.pt when there is one (as --resume auto), so the same command "
+             "can be run again after a crash or pre-emption"),
   };
   std::vector<Field> distributed = {
       ranged(make_field("timeout_seconds", FieldType::kNumber, 300.0,

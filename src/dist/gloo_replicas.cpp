@@ -14,6 +14,8 @@ namespace deepl::dist {
 
 namespace {
 
+constexpr int64_t kVotes = 2;  // elements of train::StepVotes
+
 struct Bucket {
   std::vector<size_t> members;  // positions in the parameter list
   torch::Tensor flat;           // contiguous buffer all-reduced in one call
@@ -84,8 +86,8 @@ struct GlooReplicas::State {
     for (auto& b : buckets) {
       int64_t numel = 0;
       for (size_t i : b.members) numel += parameters[i].numel();
-      // The first bucket carries one more element: the ranks' stop votes, summed with the gradients.
-      if (&b == &buckets.front()) numel += 1;
+      // The first bucket carries two more elements: the ranks' votes, summed with the gradients.
+      if (&b == &buckets.front()) numel += kVotes;
       b.flat = torch::empty({numel}, parameters[b.members.front()].options().requires_grad(false));
     }
   }
@@ -120,13 +122,15 @@ GlooReplicas::~GlooReplicas() = default;
 int GlooReplicas::rank() const { return state_->world.rank; }
 int GlooReplicas::world_size() const { return state_->world.world_size; }
 
-bool GlooReplicas::reduce_gradients(const std::vector<torch::Tensor>& parameters, bool stop) {
+train::StepVotes GlooReplicas::reduce_gradients(const std::vector<torch::Tensor>& parameters, train::StepVotes votes) {
   const auto start = std::chrono::steady_clock::now();
   torch::NoGradGuard no_grad;
   if (parameters.empty()) throw_failure("data-parallel training with no trainable parameters");
   if (state_->parameter_count != parameters.size() || state_->buckets.empty()) state_->plan_buckets(parameters);
   torch::Tensor& first = state_->buckets.front().flat;
-  first[first.numel() - 1] = stop ? 1.0 : 0.0;
+  const int64_t vote_at = first.numel() - kVotes;
+  first[vote_at] = votes.stop ? 1.0 : 0.0;
+  first[vote_at + 1] = votes.snapshot ? 1.0 : 0.0;
   std::vector<c10::intrusive_ptr<c10d::Work>> pending;
   for (auto& b : state_->buckets) {
     int64_t offset = 0;
@@ -158,7 +162,8 @@ bool GlooReplicas::reduce_gradients(const std::vector<torch::Tensor>& parameters
   stats_.buckets_per_step = static_cast<int64_t>(state_->buckets.size());
   stats_.bytes_per_step = bytes;
   stats_.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  return first[first.numel() - 1].item<double>() > 0;
+  const torch::Tensor tally = first.narrow(0, vote_at, kVotes).to(torch::kFloat64);
+  return {tally[0].item<double>() > 0, tally[1].item<double>() > 0};
 }
 
 void GlooReplicas::sum(std::vector<torch::Tensor>& tensors) {

@@ -57,19 +57,15 @@ int free_loopback_port() {
   exec_program(program, args, "--nproc");
 }
 
-}  // namespace
+// One start of the group; its exit status, and whether the launcher itself was signalled.
+struct GroupOutcome {
+  int status = 0;
+  bool signalled = false;
+};
 
-int launch_local(const std::string& program, const std::vector<std::string>& args, const LaunchOptions& options) {
-  if (options.nproc < 1) throw_usage(fmt::format("--nproc {}: expected at least 1", options.nproc));
+GroupOutcome run_group(const std::string& program, const std::vector<std::string>& args, const LaunchOptions& options) {
   const int port = free_loopback_port();
   spdlog::info("launching {} ranks on 127.0.0.1:{}", options.nproc, port);
-  struct sigaction action {};
-  action.sa_handler = remember_signal;
-  sigemptyset(&action.sa_mask);
-  struct sigaction old_int {}, old_term {};
-  ::sigaction(SIGINT, &action, &old_int);
-  ::sigaction(SIGTERM, &action, &old_term);
-
   std::vector<pid_t> pids(options.nproc, -1);
   for (int rank = 0; rank < options.nproc; ++rank) {
     const pid_t pid = ::fork();
@@ -78,7 +74,8 @@ int launch_local(const std::string& program, const std::vector<std::string>& arg
     pids[rank] = pid;
   }
 
-  int result = 0, running = options.nproc;
+  GroupOutcome outcome;
+  int running = options.nproc;
   auto kill_at = std::chrono::steady_clock::time_point::max();  // none scheduled
   const auto signal_running = [&](int sig) {
     for (pid_t pid : pids)
@@ -89,7 +86,8 @@ int launch_local(const std::string& program, const std::vector<std::string>& arg
       const int sig = g_forward_signal;
       g_forward_signal = 0;
       signal_running(sig);
-      if (result == 0) result = 128 + sig;
+      outcome.signalled = true;
+      if (outcome.status == 0) outcome.status = 128 + sig;
     }
     if (std::chrono::steady_clock::now() >= kill_at) {
       signal_running(SIGKILL);
@@ -106,17 +104,37 @@ int launch_local(const std::string& program, const std::vector<std::string>& arg
       pids[rank] = -1;
       --running;
       const int code = exit_status(status);
-      if (code != 0 && result == 0) {
-        result = code;
+      if (code != 0 && outcome.status == 0) {
+        outcome.status = code;
         spdlog::error("rank {} exited with status {}; stopping the other ranks", rank, code);
         signal_running(SIGTERM);
         kill_at = std::chrono::steady_clock::now() + options.grace;
       }
     }
   }
+  return outcome;
+}
+
+}  // namespace
+
+int launch_local(const std::string& program, const std::vector<std::string>& args, const LaunchOptions& options) {
+  if (options.nproc < 1) throw_usage(fmt::format("--nproc {}: expected at least 1", options.nproc));
+  struct sigaction action {};
+  action.sa_handler = remember_signal;
+  sigemptyset(&action.sa_mask);
+  struct sigaction old_int {}, old_term {};
+  ::sigaction(SIGINT, &action, &old_int);
+  ::sigaction(SIGTERM, &action, &old_term);
+  GroupOutcome outcome = run_group(program, args, options);
+  // A usage error (exit status 2: a bad config or option) would only fail again.
+  const auto worth_restarting = [](const GroupOutcome& o) { return o.status != 0 && o.status != 2 && !o.signalled; };
+  for (int restart = 1; restart <= options.max_restarts && worth_restarting(outcome); ++restart) {
+    spdlog::warn("restarting all {} ranks ({} of at most {} restarts)", options.nproc, restart, options.max_restarts);
+    outcome = run_group(program, options.restart_args.empty() ? args : options.restart_args, options);
+  }
   ::sigaction(SIGINT, &old_int, nullptr);
   ::sigaction(SIGTERM, &old_term, nullptr);
-  return result;
+  return outcome.status;
 }
 
 }  // namespace deepl::dist

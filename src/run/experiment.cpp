@@ -22,6 +22,7 @@
 #include "deepl/run/data_views.h"
 #include "deepl/run/feature_cache.h"
 #include "deepl/run/run_report.h"
+#include "deepl/run/runs.h"
 #include "deepl/train/callbacks.h"
 #include "deepl/train/checkpoint.h"
 #include "run_parts.h"
@@ -78,8 +79,8 @@ void write_learning_curves(const fs::path& path, const std::vector<train::EpochM
   report::write_charts_png(path, {{"Loss", "epoch", "loss", {tl, vl}}, {"Accuracy", "epoch", "accuracy", {ta, va}}});
 }
 
-void resume_from(const fs::path& path, train::Trainer& trainer, models::NetworkImpl& whole_model) {
-  const train::Checkpoint ckpt = train::read_checkpoint(path);
+void resume_from(const fs::path& path, const train::Checkpoint& ckpt, train::Trainer& trainer,
+                 models::NetworkImpl& whole_model) {
   train::load_model_state(whole_model, ckpt.model, path.string());
   if (ckpt.optimizer.isNone()) throw_data(path.string() + ": checkpoint has no optimizer state to resume from");
   train::load_optimizer_state(trainer.optimizer(), ckpt.optimizer, path.string());
@@ -148,6 +149,26 @@ void say_how_to_resume(const fs::path& run_dir, int signal, int64_t completed_ep
                signal_name(signal), completed_epochs, last.string(), (run_dir / "config.json").string(), last.string());
 }
 
+train::CheckpointSchedule checkpoint_schedule(const json& c) {
+  train::CheckpointSchedule schedule;
+  schedule.every_epochs = c.at("every");
+  schedule.every_steps = c.at("every_steps");
+  schedule.every_seconds = 60.0 * c.at("every_minutes").get<double>();
+  return schedule;
+}
+
+// A run that --resume auto found finished: its test accuracy, nothing rewritten.
+TrainResult finished_result(const fs::path& run_dir) {
+  TrainResult result;
+  result.run_dir = run_dir;
+  result.already_finished = true;
+  json metrics = read_object_tolerant(run_dir / "metrics.json");
+  if (!metrics.is_object()) metrics = json::object();
+  result.test.accuracy = metrics.value("accuracy", 0.0);
+  result.test.loss = metrics.value("loss", 0.0);
+  return result;
+}
+
 // Runs `make` on rank 0 first and on the others after it, so work that fills a shared cache runs once.
 template <typename F>
 auto rank0_first(dist::GlooReplicas* replicas, F make) {
@@ -169,8 +190,20 @@ TrainResult train_experiment(const config::Experiment& exp, const TrainOptions& 
   TrainResult result;
   result.threads = facts.threads = configure_threads(exp.threads, options.world.local_world_size);
   seed_everything(exp.seed);
-  const auto replicas = join_replicas(exp, options.world);
   result.run_dir = options.run_dir ? *options.run_dir : fs::path(exp.json.at("output").at("dir").get<std::string>()) / exp.name;
+  // Before joining the group: every rank sees the folder as it was, before rank 0 writes to it.
+  std::optional<train::Checkpoint> resume_checkpoint;
+  fs::path resume_path;
+  if (options.resume) {
+    resume_path = *options.resume;
+    resume_checkpoint = train::read_checkpoint(resume_path);
+  } else if (options.resume_auto || exp.json.at("train").at("resume") == "auto") {
+    AutoResume found = find_auto_resume(result.run_dir, exp);
+    if (found.finished) return finished_result(result.run_dir);
+    resume_checkpoint = std::move(found.checkpoint);
+    resume_path = found.path;
+  }
+  const auto replicas = join_replicas(exp, options.world);
   const fs::path ckpt_dir = result.run_dir / "checkpoints";
   const DeviceChoice device = resolve_device(exp.json.at("device"));
   if (replicas && !device.device.is_cpu()) {
@@ -248,10 +281,11 @@ TrainResult train_experiment(const config::Experiment& exp, const TrainOptions& 
     const std::string ckpt_monitor = has_val ? t.at("checkpoint").at("monitor").get<std::string>() : "train_loss";
     const json stats = prepared.stats.to_json();
     trainer.add_callback(std::make_shared<train::Checkpointer>(
-        ckpt_dir, ckpt_monitor, t.at("checkpoint").at("every"),
+        ckpt_dir, ckpt_monitor, checkpoint_schedule(t.at("checkpoint")),
         [&exp, stats] { return json{{"config", exp.json}, {"data", stats}}; }, model));
   }
-  if (options.resume) resume_from(*options.resume, trainer, *model);
+  if (resume_checkpoint) resume_from(resume_path, *resume_checkpoint, trainer, *model);
+  resume_checkpoint.reset();
   // Dropout masks differ across ranks (the weights do not: fit() starts every rank from rank 0's).
   if (replicas) seed_everything(derive_seed(exp.seed, 5000 + static_cast<uint64_t>(options.world.rank)));
 

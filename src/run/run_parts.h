@@ -7,6 +7,7 @@
 #include <chrono>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,7 @@
 #include "deepl/dist/world.h"
 #include "deepl/eval/metrics.h"
 #include "deepl/models/registry.h"
+#include "deepl/train/checkpoint.h"
 #include "deepl/train/precision.h"
 
 namespace deepl::run::detail {
@@ -74,5 +76,15 @@ struct LoadedModel {
   train::Precision precision;
 };
 LoadedModel load_model_from_checkpoint(const std::filesystem::path& path);
+
+/// What `--resume auto` found in a run folder.
+struct AutoResume {
+  bool finished = false;                       // the manifest says so: nothing to do
+  std::optional<train::Checkpoint> checkpoint;  // last.pt to continue from, when not finished
+  std::filesystem::path path;
+};
+/// Looks in `run_dir` for a finished run or a last.pt, and logs what it found. A folder started with a
+/// config that differs from `exp` in a key that changes the result is refused, the differences named.
+AutoResume find_auto_resume(const std::filesystem::path& run_dir, const config::Experiment& exp);
 
 }  // namespace deepl::run::detail

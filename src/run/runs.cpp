@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <map>
 #include <sstream>
 
 #include "deepl/basics/csv.h"
@@ -285,6 +286,18 @@ std::vector<std::pair<std::string, json>> flatten_json(const json& value) {
     } else {
       out.emplace_back(item.key(), item.value());
     }
+  }
+  return out;
+}
+
+std::vector<std::string> json_differences(const json& before, const json& now) {
+  std::map<std::string, std::pair<json, json>> keys;
+  for (auto& [k, v] : flatten_json(before)) keys[k].first = v;
+  for (auto& [k, v] : flatten_json(now)) keys[k].second = v;
+  std::vector<std::string> out;
+  for (const auto& [key, values] : keys) {
+    if (values.first != values.second)
+      out.push_back(fmt::format("{}: {} -> {}", key, values.first.dump(), values.second.dump()));
   }
   return out;
 }

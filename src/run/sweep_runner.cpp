@@ -234,18 +234,6 @@ json sweep_record(const Sweep& sweep) {
   return {{"sweep", file}, {"set", sweep.overrides}, {"experiment", sweep.base_config}};
 }
 
-std::vector<std::string> differences(const json& before, const json& now) {
-  std::map<std::string, std::pair<json, json>> keys;
-  for (auto& [k, v] : flatten_json(before)) keys[k].first = v;
-  for (auto& [k, v] : flatten_json(now)) keys[k].second = v;
-  std::vector<std::string> out;
-  for (const auto& [key, values] : keys) {
-    if (values.first != values.second)
-      out.push_back(fmt::format("{}: {} -> {}", key, values.first.dump(), values.second.dump()));
-  }
-  return out;
-}
-
 // Records the sweep in its folder the first time; refuses to continue a folder started differently.
 void check_sweep_folder(const Sweep& sweep) {
   const fs::path path = sweep.out_dir / "sweep.json";
@@ -254,7 +242,7 @@ void check_sweep_folder(const Sweep& sweep) {
     write_json_file(path, now);
     return;
   }
-  const auto changed = differences(read_json_file(path), now);
+  const auto changed = json_differences(read_json_file(path), now);
   if (!changed.empty()) {
     throw_usage(
         fmt::format("{}: changed since the sweep in {} started ({}); start it in a new --out folder, or delete "

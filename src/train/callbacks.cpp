@@ -67,9 +67,13 @@ void MetricsWriter::on_epoch_end(Trainer& trainer, const EpochMetrics&) {
   write_file_atomic(dir_ / "metrics.csv", csv);
 }
 
-Checkpointer::Checkpointer(std::filesystem::path dir, std::string monitor, int64_t every, std::function<json()> meta,
-                           std::shared_ptr<models::NetworkImpl> model)
-    : dir_(std::move(dir)), monitor_(std::move(monitor)), every_(every), meta_(std::move(meta)), model_(std::move(model)) {}
+Checkpointer::Checkpointer(std::filesystem::path dir, std::string monitor, CheckpointSchedule schedule,
+                           std::function<json()> meta, std::shared_ptr<models::NetworkImpl> model)
+    : dir_(std::move(dir)),
+      monitor_(std::move(monitor)),
+      schedule_(schedule),
+      meta_(std::move(meta)),
+      model_(std::move(model)) {}
 
 void Checkpointer::save(Trainer& trainer, const std::filesystem::path& path) const {
   json meta = meta_ ? meta_() : json::object();
@@ -79,6 +83,42 @@ void Checkpointer::save(Trainer& trainer, const std::filesystem::path& path) con
   save_checkpoint(path, model_ ? *model_ : trainer.model(), &trainer.optimizer(), meta);
 }
 
+void Checkpointer::timed_save(Trainer& trainer, const std::filesystem::path& path) {
+  const auto start = Clock::now();
+  save(trainer, path);
+  last_write_ = Clock::now();
+  last_cost_ = std::chrono::duration<double>(last_write_ - start).count();
+  total_cost_ += last_cost_;
+  ++writes_;
+}
+
+void Checkpointer::write_last(Trainer& trainer) { timed_save(trainer, dir_ / "last.pt"); }
+
+void Checkpointer::on_fit_start(Trainer&) { fit_start_ = last_write_ = Clock::now(); }
+
+bool Checkpointer::snapshot_due(Trainer&, int64_t step) {
+  if (schedule_.every_steps > 0 && step % schedule_.every_steps == 0) return true;
+  if (schedule_.every_seconds <= 0) return false;
+  // A slow disk stretches the interval rather than the run.
+  const double interval = std::max(schedule_.every_seconds, last_cost_ / schedule_.max_overhead);
+  return std::chrono::duration<double>(Clock::now() - last_write_).count() >= interval;
+}
+
+void Checkpointer::on_snapshot(Trainer& trainer) {
+  const double since_last = std::chrono::duration<double>(Clock::now() - last_write_).count();
+  write_last(trainer);
+  const json position = trainer.state().at("epoch_position");
+  spdlog::debug("mid-epoch checkpoint: last.pt at epoch {} batch {} in {:.3f} s", position.at("epoch").get<int64_t>(),
+                position.at("batches_done").get<int64_t>(), last_cost_);
+  if (schedule_.every_steps > 0 && !warned_overhead_ && last_cost_ > schedule_.max_overhead * since_last) {
+    warned_overhead_ = true;
+    spdlog::warn("train.checkpoint.every_steps={}: writing last.pt takes {:.2f} s, {:.0f}% of the {:.2f} s of training "
+                 "between two checkpoints; raise every_steps to keep it under {:.0f}%",
+                 schedule_.every_steps, last_cost_, 100.0 * last_cost_ / std::max(since_last, 1e-9), since_last,
+                 100.0 * schedule_.max_overhead);
+  }
+}
+
 void Checkpointer::on_epoch_end(Trainer& trainer, const EpochMetrics& m) {
   const double value = metric_value(m, monitor_);
   const bool is_best = improves(monitor_, value, best_, 0.0);
@@ -86,21 +126,26 @@ void Checkpointer::on_epoch_end(Trainer& trainer, const EpochMetrics& m) {
   // best.pt before last.pt: a crash between the two leaves last.pt one epoch behind, and the
   // resumed run repeats that epoch and rewrites the same best.pt.
   if (is_best) {
-    save(trainer, dir_ / "best.pt");
+    timed_save(trainer, dir_ / "best.pt");
     spdlog::debug("new best {} = {:.4f} at epoch {}", monitor_, value, m.epoch);
   }
-  if (m.epoch % every_ == 0) {
-    save(trainer, dir_ / "last.pt");
+  if (m.epoch % schedule_.every_epochs == 0) {
+    write_last(trainer);
     last_saved_epoch_ = m.epoch;
   }
 }
 
-void Checkpointer::on_interrupt(Trainer& trainer) { save(trainer, dir_ / "last.pt"); }
+void Checkpointer::on_interrupt(Trainer& trainer) { write_last(trainer); }
 
 void Checkpointer::on_fit_end(Trainer& trainer) {
   if (trainer.completed_epochs() > 0 && last_saved_epoch_ != trainer.completed_epochs()) {
-    save(trainer, dir_ / "last.pt");
+    write_last(trainer);
     last_saved_epoch_ = trainer.completed_epochs();
+  }
+  const double training = std::chrono::duration<double>(Clock::now() - fit_start_).count();
+  if (writes_ > 0 && training > 0) {
+    spdlog::info("checkpoints: {} written in {:.2f} s, {:.1f}% of the {:.1f} s of training", writes_, total_cost_,
+                 100.0 * total_cost_ / training, training);
   }
 }
 

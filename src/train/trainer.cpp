@@ -65,6 +65,19 @@ bool Trainer::stop_requested_by_signal() {
   return sig != 0;
 }
 
+bool Trainer::snapshot_due(int64_t step) {
+  bool due = false;
+  for (auto& cb : callbacks_) due = cb->snapshot_due(*this, step) || due;
+  return due;
+}
+
+void Trainer::take_snapshot(const EpochPosition& position) {
+  position_ = position;
+  if (replicas_) sum_position_over_ranks();
+  for (auto& cb : callbacks_) cb->on_snapshot(*this);
+  position_.reset();
+}
+
 EpochMetrics Trainer::train_epoch(data::BatchLoader& train, int64_t epoch) {
   using clock = std::chrono::steady_clock;
   const auto start = clock::now();
@@ -100,17 +113,21 @@ EpochMetrics Trainer::train_epoch(data::BatchLoader& train, int64_t epoch) {
       loss_total += summed.detach().to(torch::kFloat64);
       correct += (eval::predict_classes(options_.task, outputs.detach()) == batch.targets).sum();
     }
-    bool stop = stop_requested_by_signal();
-    if (replicas_) stop = replicas_->reduce_gradients(parameters_, stop);
+    const bool last = i + 1 == batches;
+    StepVotes votes{stop_requested_by_signal(), !last && snapshot_due((epoch - 1) * batches + i + 1)};
+    if (replicas_) votes = replicas_->reduce_gradients(parameters_, votes);
     if (options_.grad_clip > 0) torch::nn::utils::clip_grad_norm_(parameters_, options_.grad_clip);
     optimizer_->step();
     seen += n;
-    const bool last = i + 1 == batches;
-    if (stop && !last) {
+    const auto here = [&] {
+      return EpochPosition{epoch, i + 1, correct.item<int64_t>(), seen, loss_total.item<double>(), elapsed()};
+    };
+    if (votes.stop && !last) {
       if (interrupted_by_ == 0) interrupted_by_ = SIGTERM;  // another rank was signalled
-      position_ = EpochPosition{epoch, i + 1, correct.item<int64_t>(), seen, loss_total.item<double>(), elapsed()};
+      position_ = here();
       return {};
     }
+    if (votes.snapshot && !last) take_snapshot(here());
     if (last || (i + 1) % options_.refresh_every == 0) {
       progress.batch = i + 1;
       progress.examples = seen * (replicas_ ? replicas_->world_size() : 1);

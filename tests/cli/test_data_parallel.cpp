@@ -25,7 +25,11 @@ using namespace deepl;
 using deepl::testing::history_without_timings;
 using deepl::testing::spawn_deepl;
 using deepl::testing::TempDir;
+using deepl::testing::children_of;
+using deepl::testing::free_port;
+using deepl::testing::max_abs_difference;
 using deepl::testing::wait_exit;
+using deepl::testing::wait_for_file;
 using nlohmann::json;
 namespace fs = std::filesystem;
 using std::chrono::seconds;
@@ -36,65 +40,12 @@ deepl::testing::CommandResult run(const std::string& args) {
   return deepl::testing::run_command(std::string(DEEPL_BIN) + " " + args);
 }
 
-int free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
-
-bool wait_for_file(const fs::path& path, seconds deadline) {
-  const auto end = std::chrono::steady_clock::now() + deadline;
-  while (std::chrono::steady_clock::now() < end) {
-    if (fs::exists(path)) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return false;
-}
-
-std::vector<pid_t> children_of(pid_t pid) {
-  std::ifstream in(fmt::format("/proc/{}/task/{}/children", pid, pid));
-  std::vector<pid_t> out;
-  for (pid_t child; in >> child;) out.push_back(child);
-  return out;
-}
-
-double max_abs_difference(const fs::path& a, const fs::path& b) {
-  const auto ca = train::read_checkpoint(a), cb = train::read_checkpoint(b);
-  EXPECT_EQ(ca.model.size(), cb.model.size());
-  double worst = 0;
-  for (const auto& [name, t] : ca.model) {
-    worst = std::max(worst, (t.to(torch::kFloat64) - cb.model.at(name).to(torch::kFloat64)).abs().max().item<double>());
-  }
-  return worst;
-}
-
 class DataParallel : public ::testing::Test {
  protected:
   void SetUp() override { deepl::testing::write_synthetic_dataset(dir_.path(), "mnist", 600, 200); }
 
-  // A small conv net, plain SGD with momentum, global batch 64 over 480 training examples: 7 full
-  // batches and a tail of 32 per epoch. No dropout or batch norm, whose per-rank behaviour differs.
   fs::path write_config(const std::string& name, int epochs, double timeout_seconds = 60, int batch_size = 64) {
-    const json cfg = {
-        {"name", name},
-        {"seed", 5},
-        {"threads", 1},
-        {"data", {{"dataset", "mnist"}, {"root", dir_.path().string()}, {"val_fraction", 0.2},
-                  {"batch_size", batch_size}, {"eval_batch_size", 64}}},
-        {"model", {{"type", "cnn"}, {"blocks", {{{"convs", {{{"out_channels", 8}, {"kernel_size", 3}}}}, {"pool", 2}}}}}},
-        {"optimizer", {{"type", "sgd"}, {"lr", 0.05}, {"momentum", 0.9}}},
-        {"train", {{"epochs", epochs}}},
-        {"distributed", {{"timeout_seconds", timeout_seconds}}},
-        {"output", {{"dir", (dir_ / "runs").string()}}}};
-    const auto path = dir_ / (name + ".json");
-    write_json_file(path, cfg);
-    return path;
+    return deepl::testing::write_parallel_config(dir_.path(), name, epochs, timeout_seconds, batch_size);
   }
   fs::path run_dir(const std::string& name) const { return dir_ / "runs" / name; }
   std::map<std::string, std::string> rank_env(int rank, int port) const {
@@ -134,7 +85,7 @@ TEST_F(DataParallel, TwoRanksReachTheSingleProcessWeights) {
   EXPECT_EQ(manifest["world_size"], 2);
   EXPECT_EQ(manifest["threads"], 1);
   const int64_t parameter_bytes = (8 * 1 * 9 + 8 + 10 * 8 * 13 * 13 + 10) * 4;
-  EXPECT_EQ(manifest["communication"]["bytes_per_step"], parameter_bytes + 4) << "gradients and the stop vote";
+  EXPECT_EQ(manifest["communication"]["bytes_per_step"], parameter_bytes + 8) << "gradients and the two votes";
   EXPECT_EQ(manifest["communication"]["gradient_allreduces"], 16) << "8 global batches per epoch, tail included";
   for (const auto& entry : fs::recursive_directory_iterator(dir_ / "pair")) {
     EXPECT_EQ(entry.path().string().find(".tmp."), std::string::npos) << "a rank left a temp file: " << entry.path();
@@ -163,8 +114,7 @@ TEST_F(DataParallel, TorchrunLaunchesTheSameJob) {
       "--config {} --out {}",
       free_port(), DEEPL_BIN, config, (dir_ / "torchrun").string()));
   if (launched.code != 0 && launched.output.find("PyTorch was build without libuv support") != std::string::npos) {
-    GTEST_SKIP() << "this torchrun cannot start any job: its rendezvous store asks for libuv, which its PyTorch "
-                    "build lacks (Debian 13's python3-torch 2.6)";
+    GTEST_SKIP() << deepl::testing::kTorchrunWithoutLibuv;
   }
   ASSERT_EQ(launched.code, 0) << launched.output;
   EXPECT_EQ(read_json_file(dir_ / "torchrun/manifest.json")["world_size"], 2);

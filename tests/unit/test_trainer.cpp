@@ -64,6 +64,30 @@ void expect_same_weights(models::NetworkImpl& a, models::NetworkImpl& b) {
   for (const auto& [name, t] : sa) EXPECT_TRUE(torch::equal(t, sb.at(name))) << name;
 }
 
+void resume_into(Setup& s, const std::filesystem::path& path) {
+  torch::manual_seed(999);  // the resumed run must not depend on the generator's state before loading
+  const auto ckpt = train::read_checkpoint(path);
+  train::load_model_state(*s.model, ckpt.model, path.string());
+  train::load_optimizer_state(*s.optimizer, ckpt.optimizer, path.string());
+  s.trainer->load_state(ckpt.meta["trainer"]);
+  s.scheduler->load_state(ckpt.meta["scheduler"]);
+  train::restore_rng(ckpt.rng);
+}
+
+// Keeps a copy of the mid-epoch last.pt written at one position of the epoch.
+struct CopySnapshot : train::Callback {
+  CopySnapshot(std::filesystem::path dir, int64_t epoch, int64_t batch) : dir(std::move(dir)), epoch(epoch), batch(batch) {}
+  void on_snapshot(train::Trainer& t) override {
+    const json position = t.state()["epoch_position"];
+    ++snapshots;
+    if (position["epoch"] == epoch && position["batches_done"] == batch) {
+      std::filesystem::copy_file(dir / "last.pt", dir / "mid.pt");
+    }
+  }
+  std::filesystem::path dir;
+  int64_t epoch, batch, snapshots = 0;
+};
+
 }  // namespace
 
 TEST(Trainer, LossDecreasesOnASmallTask) {
@@ -102,20 +126,14 @@ TEST(Trainer, ResumeEqualsUninterruptedRun) {
   auto first = make_setup(2);
   first.trainer->add_callback(std::make_shared<StopAfter>(1));
   first.trainer->add_callback(
-      std::make_shared<train::Checkpointer>(dir.path(), "train_loss", 1, [] { return json::object(); }));
+      std::make_shared<train::Checkpointer>(dir.path(), "train_loss", train::CheckpointSchedule{}, [] { return json::object(); }));
   auto l2 = loader(d, true);
   first.trainer->fit(l2, nullptr);
   EXPECT_EQ(first.trainer->completed_epochs(), 1);
   ASSERT_TRUE(std::filesystem::exists(dir / "last.pt"));
 
-  torch::manual_seed(999);  // the resumed run must not depend on the generator's state before loading
   auto resumed = make_setup(2);
-  const auto ckpt = train::read_checkpoint(dir / "last.pt");
-  train::load_model_state(*resumed.model, ckpt.model, "last.pt");
-  train::load_optimizer_state(*resumed.optimizer, ckpt.optimizer, "last.pt");
-  resumed.trainer->load_state(ckpt.meta["trainer"]);
-  resumed.scheduler->load_state(ckpt.meta["scheduler"]);
-  train::restore_rng(ckpt.rng);
+  resume_into(resumed, dir / "last.pt");
   EXPECT_EQ(resumed.trainer->completed_epochs(), 1);
   auto l4 = loader(d, true);
   resumed.trainer->fit(l4, nullptr);
@@ -123,6 +141,35 @@ TEST(Trainer, ResumeEqualsUninterruptedRun) {
   expect_same_weights(*full.model, *resumed.model);
   EXPECT_EQ(full.trainer->history().back().train_loss, resumed.trainer->history().back().train_loss);
   EXPECT_DOUBLE_EQ(train::learning_rate(*resumed.optimizer), train::learning_rate(*full.optimizer));
+}
+
+TEST(Trainer, CheckpointsEveryNStepsChangeNothingAndResumeMidEpochExactly) {
+  const auto d = synthetic(256, 3);  // 8 batches of 32 per epoch
+  TempDir dir;
+  auto full = make_setup(2);
+  auto l1 = loader(d, true);
+  full.trainer->fit(l1, nullptr);
+
+  auto stepped = make_setup(2);
+  train::CheckpointSchedule every_3_steps;
+  every_3_steps.every_steps = 3;
+  stepped.trainer->add_callback(
+      std::make_shared<train::Checkpointer>(dir.path(), "train_loss", every_3_steps, [] { return json::object(); }));
+  const auto copy = std::make_shared<CopySnapshot>(dir.path(), 2, 4);  // global step 12
+  stepped.trainer->add_callback(copy);
+  auto l2 = loader(d, true);
+  stepped.trainer->fit(l2, nullptr);
+  EXPECT_EQ(copy->snapshots, 5) << "steps 3, 6, 9, 12, 15 (an epoch's last step is its end-of-epoch checkpoint)";
+  expect_same_weights(*full.model, *stepped.model);
+  ASSERT_TRUE(std::filesystem::exists(dir / "mid.pt"));
+
+  auto resumed = make_setup(2);
+  resume_into(resumed, dir / "mid.pt");
+  EXPECT_EQ(resumed.trainer->completed_epochs(), 1);
+  auto l3 = loader(d, true);
+  resumed.trainer->fit(l3, nullptr);
+  expect_same_weights(*full.model, *resumed.model);
+  EXPECT_EQ(full.trainer->history().back().train_loss, resumed.trainer->history().back().train_loss);
 }
 
 TEST(Trainer, EarlyStoppingStopsAfterPatience) {

@@ -33,7 +33,7 @@ class GlooReplicas final : public train::Replicas {
 
   int rank() const override;
   int world_size() const override;
-  bool reduce_gradients(const std::vector<torch::Tensor>& parameters, bool stop) override;
+  train::StepVotes reduce_gradients(const std::vector<torch::Tensor>& parameters, train::StepVotes votes) override;
   void sum(std::vector<torch::Tensor>& tensors) override;
   void broadcast(std::vector<torch::Tensor>& tensors) override;
   /// Waits until every rank gets here.

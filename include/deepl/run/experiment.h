@@ -18,6 +18,9 @@ namespace deepl::run {
 struct TrainOptions {
   bool quiet = false;
   std::optional<std::filesystem::path> resume;  // checkpoint to continue from
+  /// Continue from the run folder's last.pt when there is one, else start fresh; a finished run is
+  /// left as it is (TrainResult::already_finished). Also set by the config's train.resume: "auto".
+  bool resume_auto = false;
   std::optional<std::filesystem::path> run_dir;  // default: <output.dir>/<name>
   /// This process's place in a data-parallel job (see dist::world_from_environment); rank 0 alone
   /// writes the run folder.
@@ -41,6 +44,8 @@ struct TrainResult {
   int interrupted_by = 0;
   /// True when the run paused at TrainOptions::pause_after_epoch (not evaluated; manifest status "paused").
   bool paused = false;
+  /// --resume auto found the run finished: nothing was trained or written; `test` holds its accuracy.
+  bool already_finished = false;
 };
 
 /// Trains an experiment, then evaluates its best checkpoint on the test set and writes the reports.

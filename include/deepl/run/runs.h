@@ -84,4 +84,7 @@ std::string cell_text(const nlohmann::json& value);
 /// The leaves of a JSON object under dotted keys ("optimizer.lr"); arrays are leaves.
 std::vector<std::pair<std::string, nlohmann::json>> flatten_json(const nlohmann::json& value);
 
+/// The leaves that differ between two objects, sorted: "optimizer.lr: 0.001 -> 0.01" (null: absent).
+std::vector<std::string> json_differences(const nlohmann::json& before, const nlohmann::json& now);
+
 }  // namespace deepl::run

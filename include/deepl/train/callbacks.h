@@ -1,6 +1,7 @@
 #pragma once
 // The standard callbacks of the fit loop: progress display, metrics files, checkpoints, early
 // stopping. Each is independent; the run assembles the ones it wants.
+#include <chrono>
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -40,31 +41,52 @@ class MetricsWriter : public Callback {
 /// Whether a larger value of `monitor` is better (accuracies) or a smaller one (losses).
 bool higher_is_better(const std::string& monitor);
 
-/// Writes <dir>/last.pt every `every` epochs and at the end, and <dir>/best.pt when `monitor`
-/// improves. `meta` supplies the run's own metadata (config, data statistics). `model` is what is
-/// saved when it differs from what the trainer optimises (a head trained on cached features).
+/// When a Checkpointer writes last.pt.
+struct CheckpointSchedule {
+  int64_t every_epochs = 1;  // at the end of every N-th epoch, and at the end of training
+  int64_t every_steps = 0;   // also mid-epoch, every N optimizer steps (0: off)
+  double every_seconds = 0;  // also mid-epoch, once this long has passed since the last write (0: off)
+  /// Time-based writes are spaced so that writing takes at most this fraction of the time between them.
+  double max_overhead = 0.05;
+};
+
+/// Writes <dir>/last.pt on `schedule` and <dir>/best.pt when `monitor` improves. `meta` supplies the
+/// run's own metadata (config, data statistics). `model` is what is saved when it differs from what
+/// the trainer optimises (a head trained on cached features). Mid-epoch files hold the exact position,
+/// so a resume continues from that step. Logs what writing cost at the end of training.
 class Checkpointer : public Callback {
  public:
-  Checkpointer(std::filesystem::path dir, std::string monitor, int64_t every, std::function<nlohmann::json()> meta,
-               std::shared_ptr<models::NetworkImpl> model = nullptr);
+  Checkpointer(std::filesystem::path dir, std::string monitor, CheckpointSchedule schedule,
+               std::function<nlohmann::json()> meta, std::shared_ptr<models::NetworkImpl> model = nullptr);
   std::string name() const override { return "checkpointer"; }
+  void on_fit_start(Trainer& trainer) override;
   void on_epoch_end(Trainer& trainer, const EpochMetrics& metrics) override;
   void on_fit_end(Trainer& trainer) override;
   /// Writes last.pt, mid-epoch position included, so --resume continues from the stopped step.
   void on_interrupt(Trainer& trainer) override;
+  bool snapshot_due(Trainer& trainer, int64_t step) override;
+  void on_snapshot(Trainer& trainer) override;
   nlohmann::json state() const override;
   void load_state(const nlohmann::json& state) override;
   /// Writes a checkpoint of the trainer's current state to `path`.
   void save(Trainer& trainer, const std::filesystem::path& path) const;
 
  private:
+  using Clock = std::chrono::steady_clock;
+  void write_last(Trainer& trainer);
+  void timed_save(Trainer& trainer, const std::filesystem::path& path);
+
   std::filesystem::path dir_;
   std::string monitor_;
-  int64_t every_;
+  CheckpointSchedule schedule_;
   std::function<nlohmann::json()> meta_;
   std::shared_ptr<models::NetworkImpl> model_;
   std::optional<double> best_;
   int64_t last_saved_epoch_ = 0;
+  Clock::time_point fit_start_, last_write_;
+  double last_cost_ = 0, total_cost_ = 0;  // seconds spent writing checkpoints
+  int64_t writes_ = 0;
+  bool warned_overhead_ = false;
 };
 
 /// Stops when `monitor` has not improved by more than min_delta for `patience` epochs.

@@ -58,8 +58,20 @@ class Callback {
   virtual void on_fit_end(Trainer&) {}
   /// The loop stopped mid-epoch on a signal, after finishing a step (see TrainerOptions::stop_signal).
   virtual void on_interrupt(Trainer&) {}
+  /// Asked after every step but an epoch's last: whether to take a mid-epoch snapshot now. `step`
+  /// counts optimizer steps from the start of training (1-based). Any rank's yes is everyone's.
+  virtual bool snapshot_due(Trainer&, int64_t /*step*/) { return false; }
+  /// The loop is paused after a step with Trainer::state() holding the exact position in the epoch
+  /// (summed over ranks); the callback may save it. Training then goes on.
+  virtual void on_snapshot(Trainer&) {}
   virtual nlohmann::json state() const { return nullptr; }
   virtual void load_state(const nlohmann::json&) {}
+};
+
+/// What each rank says after a step; the group acts on the logical OR of every rank's votes.
+struct StepVotes {
+  bool stop = false;      // a signal arrived: stop after this step
+  bool snapshot = false;  // a callback wants a mid-epoch checkpoint of this step
 };
 
 /// The data-parallel group a Trainer belongs to (implemented over c10d in deepl/dist). Every rank
@@ -72,8 +84,8 @@ class Replicas {
   virtual int world_size() const = 0;
   /// Sums every parameter's gradient across ranks, in place (an undefined gradient counts as zeros).
   /// Each rank's loss is already divided by the global batch size, so the sum is the global mean.
-  /// Also a vote: returns true on every rank when any rank passed `stop`, so all stop at the same step.
-  virtual bool reduce_gradients(const std::vector<torch::Tensor>& parameters, bool stop) = 0;
+  /// Also a vote: returns on every rank the OR of all ranks' votes, so all act at the same step.
+  virtual StepVotes reduce_gradients(const std::vector<torch::Tensor>& parameters, StepVotes votes) = 0;
   /// Sums each tensor across ranks, in place.
   virtual void sum(std::vector<torch::Tensor>& tensors) = 0;
   /// Overwrites each tensor with rank 0's values.
@@ -141,6 +153,8 @@ class Trainer {
 
   EpochMetrics train_epoch(data::BatchLoader& train, int64_t epoch);
   bool stop_requested_by_signal();
+  bool snapshot_due(int64_t step);
+  void take_snapshot(const EpochPosition& position);
   bool stop_between_epochs();
   void sum_position_over_ranks();
   eval::Metrics validate(const data::BatchLoader& val);
