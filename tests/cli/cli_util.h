@@ -61,12 +61,12 @@ inline int exit_status(int status) { return WIFEXITED(status) ? WEXITSTATUS(stat
 /// The exit status (128 + signal when killed) once the process ends, or nullopt at the deadline.
 inline std::optional<int> wait_exit(pid_t pid, std::chrono::seconds deadline) {
   const auto end = std::chrono::steady_clock::now() + deadline;
-  while (std::chrono::steady_clock::now() < end) {
+  for (;;) {  // looks at least once, so a zero deadline polls
     int status = 0;
     if (::waitpid(pid, &status, WNOHANG) == pid) return exit_status(status);
+    if (std::chrono::steady_clock::now() >= end) return std::nullopt;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  return std::nullopt;
 }
 
 /// Waits as long as it takes; the exit status as wait_exit gives it.

@@ -41,15 +41,15 @@ class TwoNodes : public ::testing::Test {
     const std::string subnet = fmt::format("10.254.{}", id % 250);
     address_ = {subnet + ".1", subnet + ".2"};
     const auto made = run_command(fmt::format(
-        "{0} netns add {1} && {0} netns add {2} && {0} link add {3} netns {1} type veth peer name {4} netns {2} && "
+        "( {0} netns add {1} && {0} netns add {2} && {0} link add {3} netns {1} type veth peer name {4} netns {2} && "
         "{0} -n {1} addr add {5}/24 dev {3} && {0} -n {2} addr add {6}/24 dev {4} && "
         "{0} -n {1} link set lo up && {0} -n {2} link set lo up && {0} -n {1} link set {3} up && "
-        "{0} -n {2} link set {4} up",
+        "{0} -n {2} link set {4} up )",
         ip_, ns_[0], ns_[1], veth_[0], veth_[1], address_[0], address_[1]));
     created_ = true;
     if (made.code != 0) {
-      GTEST_SKIP() << "cannot create two network namespaces joined by a veth pair here (needs root or "
-                      "CAP_SYS_ADMIN + CAP_NET_ADMIN): "
+      GTEST_SKIP() << "cannot create two network namespaces joined by a veth pair here (it takes root, or "
+                      "CAP_SYS_ADMIN and CAP_NET_ADMIN, and a mount namespace ip can use): "
                    << made.output;
     }
     write_synthetic_dataset(dir_.path(), "mnist", 600, 200);
@@ -93,11 +93,11 @@ class TwoNodes : public ::testing::Test {
         .string();
   }
   fs::path last(const std::string& run) const { return dir_ / run / "checkpoints/last.pt"; }
-  // Both ranks end non-zero within the collective timeout + 30 s.
+  // Both ranks end non-zero within the collective timeout + 30 s from now.
   void expect_both_fail(const std::array<pid_t, 2>& ranks) const {
-    const auto deadline = seconds(static_cast<int64_t>(kTimeoutSeconds) + 30);
+    const auto end = std::chrono::steady_clock::now() + seconds(static_cast<int64_t>(kTimeoutSeconds) + 30);
     for (pid_t pid : ranks) {
-      const auto code = wait_exit(pid, deadline);
+      const auto code = wait_exit(pid, std::chrono::ceil<seconds>(end - std::chrono::steady_clock::now()));
       if (!code) ::kill(pid, SIGKILL), wait_status(pid);
       ASSERT_TRUE(code.has_value()) << "a rank outlived the timeout + 30 s\n" << logs();
       EXPECT_NE(*code, 0) << logs();
