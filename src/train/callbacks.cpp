@@ -107,9 +107,8 @@ bool Checkpointer::snapshot_due(Trainer&, int64_t step) {
 void Checkpointer::on_snapshot(Trainer& trainer) {
   const double since_last = std::chrono::duration<double>(Clock::now() - last_write_).count();
   write_last(trainer);
-  const json position = trainer.state().at("epoch_position");
-  spdlog::debug("mid-epoch checkpoint: last.pt at epoch {} batch {} in {:.3f} s", position.at("epoch").get<int64_t>(),
-                position.at("batches_done").get<int64_t>(), last_cost_);
+  spdlog::debug("mid-epoch checkpoint: last.pt after epoch {} and part of the next, in {:.3f} s",
+                trainer.completed_epochs(), last_cost_);
   if (schedule_.every_steps > 0 && !warned_overhead_ && last_cost_ > schedule_.max_overhead * since_last) {
     warned_overhead_ = true;
     spdlog::warn("train.checkpoint.every_steps={}: writing last.pt takes {:.2f} s, {:.0f}% of the {:.2f} s of training "

@@ -13,6 +13,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <optional>
 #include <sstream>
@@ -174,10 +175,11 @@ inline bool torchrun_lacks_libuv(const std::filesystem::path& log) {
   return std::filesystem::exists(log) && read_file(log).find("PyTorch was build without libuv support") != std::string::npos;
 }
 
-/// Waits until the run in `run_dir` has written a mid-epoch checkpoints/last.pt.
-inline bool wait_for_mid_epoch_checkpoint(const std::filesystem::path& run_dir) {
+/// Waits until the run in `run_dir` has written a mid-epoch checkpoints/last.pt, or `give_up()` holds.
+inline bool wait_for_mid_epoch_checkpoint(const std::filesystem::path& run_dir,
+                                          const std::function<bool()>& give_up = [] { return false; }) {
   const auto last = run_dir / "checkpoints" / "last.pt";
-  return wait_until([&] { return std::filesystem::exists(last) && !epoch_position(last).is_null(); },
+  return wait_until([&] { return give_up() || (std::filesystem::exists(last) && !epoch_position(last).is_null()); },
                     std::chrono::seconds(90));
 }
 

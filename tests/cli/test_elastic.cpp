@@ -158,13 +158,10 @@ TEST_F(Elastic, TorchrunRestartsTheGroupAfterAKilledRankAndEndsWithTheSameWeight
        "--out", (dir_ / "torchrun").string(), "--resume", "auto"},
       {}, log);
   std::optional<int> ended;
-  const bool started = wait_until(
-      [&] {
-        ended = wait_exit(torchrun, seconds(0));
-        return ended || torchrun_lacks_libuv(log) ||
-               (fs::exists(last("torchrun")) && !epoch_position(last("torchrun")).is_null());
-      },
-      seconds(90));
+  const bool started = wait_for_mid_epoch_checkpoint(dir_ / "torchrun", [&] {
+    ended = wait_exit(torchrun, seconds(0));
+    return ended || torchrun_lacks_libuv(log);
+  });
   if (torchrun_lacks_libuv(log)) {
     if (!ended) ::kill(torchrun, SIGKILL), wait_status(torchrun);
     GTEST_SKIP() << kTorchrunWithoutLibuv;

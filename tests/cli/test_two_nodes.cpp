@@ -169,13 +169,10 @@ TEST_F(TwoNodes, TorchrunOnEachNodeRestartsTheJobOnceTheLinkIsBack) {
   const int port = ++port_;
   const std::array<pid_t, 2> agents = {start_torchrun(0, args, port), start_torchrun(1, args, port)};
   std::optional<int> ended;
-  const bool started = wait_until(
-      [&] {
-        ended = wait_exit(agents[0], seconds(0));
-        return ended || torchrun_lacks_libuv(log(0)) ||
-               (fs::exists(last("elastic")) && !epoch_position(last("elastic")).is_null());
-      },
-      seconds(90));
+  const bool started = wait_for_mid_epoch_checkpoint(dir_ / "elastic", [&] {
+    ended = wait_exit(agents[0], seconds(0));
+    return ended || torchrun_lacks_libuv(log(0));
+  });
   if (torchrun_lacks_libuv(log(0))) {
     if (!ended) ::kill(agents[0], SIGKILL), wait_status(agents[0]);
     ::kill(agents[1], SIGKILL), wait_status(agents[1]);
