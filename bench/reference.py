@@ -93,10 +93,66 @@ def build_vgg(model, classes):
     return nn.Sequential(InputAdapter(size), net) if size > 0 else net
 
 
+class BasicBlock(nn.Module):
+    """deepl's resnet block: torchvision's BasicBlock, or its pre-activation form (bn1/bn2 in front)."""
+
+    def __init__(self, cin, cout, stride, preact):
+        super().__init__()
+        self.preact = preact
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(cin if preact else cout)
+        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(cout)
+        self.downsample = None
+        if stride != 1 or cin != cout:
+            shortcut = [nn.Conv2d(cin, cout, 1, stride, bias=False)]
+            self.downsample = nn.Sequential(*(shortcut if preact else shortcut + [nn.BatchNorm2d(cout)]))
+
+    def forward(self, x):
+        if self.preact:
+            a = torch.relu(self.bn1(x))
+            shortcut = self.downsample(a) if self.downsample is not None else x
+            return self.conv2(torch.relu(self.bn2(self.conv1(a)))) + shortcut
+        shortcut = self.downsample(x) if self.downsample is not None else x
+        return torch.relu(self.bn2(self.conv2(torch.relu(self.bn1(self.conv1(x))))) + shortcut)
+
+
+def build_resnet(model, channels, classes):
+    """deepl's resnet with its defaults (include/deepl/models/resnet.h); same parameter names."""
+    stem = model.get("stem_channels", 32)
+    kernel, preact = model.get("stem_kernel_size", 3), model.get("preact", False)
+    net = nn.Sequential()
+    net.add_module("conv1", nn.Conv2d(channels, stem, kernel, model.get("stem_stride", 1), kernel // 2, bias=False))
+    if not preact:
+        net.add_module("bn1", nn.BatchNorm2d(stem))
+        net.add_module("relu", nn.ReLU())
+    if model.get("stem_pool", False):
+        net.add_module("maxpool", nn.MaxPool2d(3, 2, 1))
+    c = stem
+    widths = model.get("widths", [32, 64, 128])
+    for s, (n, width, stride) in enumerate(zip(model.get("blocks", [2, 2, 2]), widths, model.get("strides", [1, 2, 2]))):
+        blocks = []
+        for b in range(n):
+            blocks.append(BasicBlock(c, width, stride if b == 0 else 1, preact))
+            c = width
+        net.add_module(f"layer{s + 1}", nn.Sequential(*blocks))
+    if preact:
+        net.add_module("norm", nn.BatchNorm2d(c))
+        net.add_module("norm_relu", nn.ReLU())
+    net.add_module("avgpool", nn.AdaptiveAvgPool2d(1))
+    net.add_module("flatten", nn.Flatten())
+    if model.get("dropout", 0.0) > 0:
+        net.add_module("dropout", nn.Dropout(model["dropout"]))
+    net.add_module("fc", nn.Linear(c, classes))
+    return net
+
+
 def build_model(model, channels=1, size=28, classes=10):
-    """deepl's mlp / cnn as nn.Sequential, with the same layer indices (so state dicts match)."""
+    """deepl's mlp / cnn / resnet in PyTorch, with the same parameter names (so state dicts match)."""
     if model["type"] == "vgg":
         return build_vgg(model, classes)
+    if model["type"] == "resnet":
+        return build_resnet(model, channels, classes)
     if model["type"] == "mlp":
         layers, width = [nn.Flatten()], channels * size * size
         dropout = model.get("dropout", 0.0)

@@ -50,6 +50,8 @@ std::vector<Field> build_fields() {
       ranged(make_field("eps", FieldType::kNumber, 1e-8, "adam/adamw epsilon"), 0.0, 1.0),
       ranged(make_field("backbone_lr_scale", FieldType::kNumber, 1.0,
                         "lr multiplier of a pretrained backbone's trainable layers (VGG `features.*`)"), 0.0, 100.0),
+      make_field("no_decay_bias_bn", FieldType::kBool, false,
+                 "no weight decay on biases and batch-norm parameters (every parameter of fewer than 2 dimensions)"),
   };
   std::vector<Field> scheduler = {
       choice("type", "none", {"none", "step", "cosine", "plateau"}, "learning-rate schedule, stepped once per epoch"),
@@ -79,6 +81,9 @@ std::vector<Field> build_fields() {
   std::vector<Field> train = {
       ranged(make_field("epochs", FieldType::kInt, 10, "training epochs"), 1, 1e6),
       ranged(make_field("grad_clip", FieldType::kNumber, 0.0, "clip the gradient norm to this value (0: off)"), 0.0, 1e9),
+      ranged(make_field("label_smoothing", FieldType::kNumber, 0.0,
+                        "label smoothing of the training loss, as nn.CrossEntropyLoss(label_smoothing=); validation "
+                        "and test losses stay plain cross-entropy"), 0.0, 0.99),
       object("early_stopping", early, ""),
       object("checkpoint", checkpoint, ""),
       choice("precision", "auto", {"auto", "fp32", "bf16"},
@@ -149,6 +154,11 @@ void check_consistency(const json& cfg) {
     }
   }
   if (cfg["optimizer"]["betas"].size() != 2) throw_usage("/optimizer/betas: expected 2 numbers");
+  if (cfg["train"]["label_smoothing"].get<double>() > 0 &&
+      models::find_model(cfg["model"]["type"]).task != models::Task::kClassification) {
+    throw_usage(fmt::format("/train/label_smoothing: applies to classification; model \"{}\" is not a classifier",
+                            cfg["model"]["type"].get<std::string>()));
+  }
   resolve_device(cfg["device"]);
 }
 

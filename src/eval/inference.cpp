@@ -7,6 +7,7 @@
 
 #include "deepl/core/device.h"
 #include "deepl/core/torch_compat.h"
+#include "deepl/models/resnet.h"
 
 namespace deepl::eval {
 namespace {
@@ -45,6 +46,47 @@ bool folds_into_convolution(torch::nn::BatchNorm2dImpl* bn) {
   return bn != nullptr && bn->options.track_running_stats() && bn->running_mean.defined();
 }
 
+bool runs_on_onednn(torch::nn::Conv2dImpl* conv) {
+  return conv != nullptr && compat::variant_get_if<torch::ExpandingArray<2>>(conv->options.padding()) != nullptr &&
+         compat::variant_holds<torch::enumtype::kZeros>(conv->options.padding_mode());
+}
+
+using OneDnnOp = std::function<Tensor(const Tensor&)>;
+
+// `conv` (padding given as numbers, zero padding) with the batch norm `bn` folded in when there is
+// one, its weights reordered once for oneDNN: a function of oneDNN tensors.
+OneDnnOp onednn_convolution(torch::nn::Conv2dImpl& conv, torch::nn::BatchNorm2dImpl* bn, torch::Dtype dtype) {
+  Tensor weight = conv.weight.detach(), bias = conv.options.bias() ? conv.bias.detach() : Tensor();
+  if (bn != nullptr) std::tie(weight, bias) = fold_batch_norm(weight, bias, *bn);
+  const auto pad = to_vector(**compat::variant_get_if<torch::ExpandingArray<2>>(conv.options.padding()));
+  const auto stride = to_vector(*conv.options.stride()), dilation = to_vector(*conv.options.dilation());
+  const int64_t groups = conv.options.groups();
+  const Tensor packed = at::mkldnn_reorder_conv2d_weight(weight.contiguous().to_mkldnn(dtype), pad, stride, dilation, groups);
+  const Tensor packed_bias = bias.defined() ? bias.to(dtype).contiguous().to_mkldnn() : Tensor();
+  return [=](const Tensor& x) { return at::mkldnn_convolution(x, packed, packed_bias, pad, stride, dilation, groups); };
+}
+
+// A post-activation basic block whose batch norms all fold into its convolutions, as one function
+// of oneDNN tensors: relu(conv2'(relu(conv1' x)) + shortcut' x). Null when it does not qualify.
+OneDnnOp onednn_basic_block(models::BasicBlockImpl& block, torch::Dtype dtype, int* convolutions) {
+  if (block.options.preact() || !runs_on_onednn(block.conv1.get()) || !runs_on_onednn(block.conv2.get()) ||
+      !folds_into_convolution(block.bn1.get()) || !folds_into_convolution(block.bn2.get())) {
+    return nullptr;
+  }
+  OneDnnOp shortcut = [](const Tensor& x) { return x; };
+  if (block.downsample) {
+    auto* conv = block.downsample[0]->as<torch::nn::Conv2d>();
+    auto* bn = block.downsample->size() > 1 ? block.downsample[1]->as<torch::nn::BatchNorm2d>() : nullptr;
+    if (!runs_on_onednn(conv) || !folds_into_convolution(bn)) return nullptr;
+    shortcut = onednn_convolution(*conv, bn, dtype);
+    ++*convolutions;
+  }
+  const OneDnnOp conv1 = onednn_convolution(*block.conv1, block.bn1.get(), dtype);
+  const OneDnnOp conv2 = onednn_convolution(*block.conv2, block.bn2.get(), dtype);
+  *convolutions += 2;
+  return [=](const Tensor& x) { return torch::relu(torch::add(conv2(torch::relu(conv1(x))), shortcut(x))); };
+}
+
 }  // namespace
 
 bool onednn_available(torch::Dtype dtype) {
@@ -68,23 +110,17 @@ void InferencePlan::add_layers(torch::nn::Sequential layers) {
     torch::nn::Module& layer = *modules[i].ptr();
     if (layer.as<torch::nn::Dropout>() || layer.as<torch::nn::Dropout2d>()) continue;  // identity in eval
     auto* conv = layer.as<torch::nn::Conv2d>();
-    const auto* padding = conv ? compat::variant_get_if<torch::ExpandingArray<2>>(conv->options.padding()) : nullptr;
-    if (onednn && padding && compat::variant_holds<torch::enumtype::kZeros>(conv->options.padding_mode())) {
-      Tensor weight = conv->weight.detach(), bias = conv->options.bias() ? conv->bias.detach() : Tensor();
+    if (onednn && runs_on_onednn(conv)) {
       auto* bn = i + 1 < modules.size() ? modules[i + 1].ptr()->as<torch::nn::BatchNorm2d>() : nullptr;
-      if (folds_into_convolution(bn)) {
-        std::tie(weight, bias) = fold_batch_norm(weight, bias, *bn);
-        ++i;
-      }
-      const auto pad = to_vector(**padding), stride = to_vector(*conv->options.stride()),
-                 dilation = to_vector(*conv->options.dilation());
-      const int64_t groups = conv->options.groups();
-      const Tensor packed = at::mkldnn_reorder_conv2d_weight(weight.contiguous().to_mkldnn(dtype), pad, stride, dilation, groups);
-      const Tensor packed_bias = bias.defined() ? bias.to(dtype).contiguous().to_mkldnn() : Tensor();
-      steps_.push_back({Layout::kOneDnn, [=](const Tensor& x) {
-                          return at::mkldnn_convolution(x, packed, packed_bias, pad, stride, dilation, groups);
-                        }});
+      if (!folds_into_convolution(bn)) bn = nullptr;
+      steps_.push_back({Layout::kOneDnn, onednn_convolution(*conv, bn, dtype)});
+      if (bn != nullptr) ++i;
       ++onednn_layers_;
+      continue;
+    }
+    auto* block = layer.as<models::BasicBlock>();
+    if (OneDnnOp run = onednn && block ? onednn_basic_block(*block, dtype, &onednn_layers_) : nullptr) {
+      steps_.push_back({Layout::kOneDnn, std::move(run)});
       continue;
     }
     if (layer.as<torch::nn::ReLU>()) {

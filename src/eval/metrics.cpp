@@ -85,7 +85,8 @@ std::string confusion_to_csv(const torch::Tensor& confusion, const std::vector<s
   return out;
 }
 
-torch::Tensor loss_sum(models::Task task, const torch::Tensor& outputs, const torch::Tensor& targets) {
+torch::Tensor loss_sum(models::Task task, const torch::Tensor& outputs, const torch::Tensor& targets,
+                       double label_smoothing) {
   namespace F = torch::nn::functional;
   if (task == models::Task::kBinary) {
     return F::binary_cross_entropy_with_logits(outputs.squeeze(1), targets.to(outputs.scalar_type()),
@@ -94,7 +95,8 @@ torch::Tensor loss_sum(models::Task task, const torch::Tensor& outputs, const to
   if (task == models::Task::kRegression) {
     return F::mse_loss(outputs, targets.to(outputs.scalar_type()), F::MSELossFuncOptions().reduction(torch::kSum));
   }
-  return F::cross_entropy(outputs, targets, F::CrossEntropyFuncOptions().reduction(torch::kSum));
+  return F::cross_entropy(outputs, targets,
+                          F::CrossEntropyFuncOptions().reduction(torch::kSum).label_smoothing(label_smoothing));
 }
 
 torch::Tensor predict_classes(models::Task task, const torch::Tensor& outputs) {

@@ -4,6 +4,7 @@
 #include "deepl/core/error.h"
 #include "deepl/core/json_util.h"
 #include "deepl/models/registry.h"
+#include "deepl/models/resnet.h"
 #include "deepl/models/vgg.h"
 #include "deepl/models/zoo.h"
 
@@ -196,7 +197,7 @@ ModelEntry cnn_entry() {
 std::vector<ModelEntry>& entries() {
   static std::vector<ModelEntry> all = {linear_entry("linear", Task::kClassification),
                                         linear_entry("logistic", Task::kBinary), mlp_entry(), cnn_entry(),
-                                        vgg_model_entry()};
+                                        vgg_model_entry(), resnet_model_entry()};
   return all;
 }
 

@@ -253,7 +253,8 @@ TrainResult train_experiment(const config::Experiment& exp, const TrainOptions& 
       make_loader(train_inputs, prepared.split.train, d.at("batch_size"), true, exp, prepared.stats, options.world);
   data::BatchLoader val_loader =
       make_loader(train_inputs, prepared.split.val, d.at("eval_batch_size"), false, exp, prepared.stats, options.world);
-  const auto groups = train::parameter_groups(*trained, exp.json.at("optimizer").at("backbone_lr_scale"));
+  const json& o = exp.json.at("optimizer");
+  const auto groups = train::parameter_groups(*trained, o.at("backbone_lr_scale"), "features.", o.at("no_decay_bias_bn"));
   auto optimizer = train::make_optimizer(exp.json.at("optimizer"), groups);
   const json& t = exp.json.at("train");
   std::shared_ptr<train::LrScheduler> scheduler;
@@ -264,6 +265,7 @@ TrainResult train_experiment(const config::Experiment& exp, const TrainOptions& 
   train::TrainerOptions topts;
   topts.epochs = t.at("epochs");
   topts.grad_clip = t.at("grad_clip");
+  topts.label_smoothing = t.at("label_smoothing");
   topts.task = task_of(exp);
   topts.num_classes = static_cast<int64_t>(prepared.stats.class_names.size());
   topts.precision = precision;

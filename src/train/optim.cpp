@@ -2,6 +2,7 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "deepl/core/error.h"
@@ -19,6 +20,7 @@ std::shared_ptr<torch::optim::Optimizer> build(const std::vector<ParamGroup>& gr
   for (const auto& g : groups) {
     auto options = std::make_unique<Options>(defaults);
     options->lr(defaults.lr() * g.lr_scale);
+    if (!g.weight_decay) options->weight_decay(0.0);
     param_groups.emplace_back(g.parameters, std::move(options));
   }
   return std::make_shared<Optim>(param_groups, defaults);
@@ -27,17 +29,18 @@ std::shared_ptr<torch::optim::Optimizer> build(const std::vector<ParamGroup>& gr
 }  // namespace
 
 std::vector<ParamGroup> parameter_groups(const torch::nn::Module& model, double backbone_lr_scale,
-                                         const std::string& backbone_prefix) {
-  ParamGroup head, backbone;
-  backbone.lr_scale = backbone_lr_scale;
+                                         const std::string& backbone_prefix, bool no_decay_bias_bn) {
+  // head, head without decay, backbone, backbone without decay
+  std::vector<ParamGroup> groups = {{{}, 1.0, true}, {{}, 1.0, false}, {{}, backbone_lr_scale, true}, {{}, backbone_lr_scale, false}};
   for (const auto& item : model.named_parameters()) {
-    if (!item.value().requires_grad()) continue;
+    const torch::Tensor& p = item.value();
+    if (!p.requires_grad()) continue;
     const bool in_backbone = backbone_lr_scale != 1.0 && item.key().rfind(backbone_prefix, 0) == 0;
-    (in_backbone ? backbone : head).parameters.push_back(item.value());
+    const bool no_decay = no_decay_bias_bn && p.dim() < 2;
+    groups[(in_backbone ? 2 : 0) + (no_decay ? 1 : 0)].parameters.push_back(p);
   }
-  std::vector<ParamGroup> groups;
-  for (auto* g : {&head, &backbone})
-    if (!g->parameters.empty()) groups.push_back(std::move(*g));
+  groups.erase(std::remove_if(groups.begin(), groups.end(), [](const ParamGroup& g) { return g.parameters.empty(); }),
+               groups.end());
   return groups;
 }
 
@@ -59,7 +62,7 @@ std::shared_ptr<torch::optim::Optimizer> make_optimizer(const json& s, const std
 }
 
 std::shared_ptr<torch::optim::Optimizer> make_optimizer(const json& s, std::vector<torch::Tensor> parameters) {
-  return make_optimizer(s, std::vector<ParamGroup>{{std::move(parameters), 1.0}});
+  return make_optimizer(s, std::vector<ParamGroup>{{std::move(parameters), 1.0, true}});
 }
 
 void set_learning_rate(torch::optim::Optimizer& optimizer, double lr, const std::vector<double>& scales) {

@@ -4,13 +4,17 @@
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include <fmt/format.h>
+
 #include <cstdio>
 #include <sstream>
 
 #include "../test_util.h"
 #include "deepl/core/files.h"
+#include "deepl/config/config.h"
 #include "deepl/core/json_util.h"
 #include "deepl/io/pytorch_file.h"
+#include "deepl/models/registry.h"
 #include "deepl/models/vgg.h"
 #include "deepl/run/experiment.h"
 #include "deepl/train/checkpoint.h"
@@ -110,6 +114,72 @@ TEST_F(Interop, TruncatedAndForeignFilesAreClearErrors) {
   TempDir dir;
   write_file_atomic(dir / "text.pth", "not a checkpoint at all");
   EXPECT_NE(error_message([&] { io::read_state_dict(dir / "text.pth"); }).find("not a PyTorch file"), std::string::npos);
+}
+
+namespace {
+
+// deepl's model for a `model` config section, with perturbed weights and batch-norm running
+// statistics from a few training-mode batches, in eval mode.
+std::shared_ptr<models::NetworkImpl> resnet_with_statistics(const nlohmann::json& model, const models::InputSpec& in) {
+  const auto exp = config::resolve_experiment({{"name", "r"}, {"model", model}});
+  auto net = models::build_model(exp.json["model"], in);
+  torch::NoGradGuard no_grad;
+  for (auto& p : net->parameters()) p.add_(torch::randn_like(p) * 0.1);
+  net->train();
+  for (int i = 0; i < 3; ++i) net->forward(torch::randn({4, in.channels, in.height, in.width}) + i);
+  net->eval();
+  return net;
+}
+
+// The logits of `x` from Python: `net`'s state dict loaded with strict=True into build_resnet
+// (bench/reference.py), or into torchvision's resnet18 when kind is "torchvision".
+torch::Tensor python_logits(models::NetworkImpl& net, const nlohmann::json& model, const torch::Tensor& x,
+                            const std::string& kind) {
+  TempDir dir;
+  io::write_state_dict(dir / "weights.pth", train::model_state_dict(net));
+  io::write_state_dict(dir / "inputs.pth", {{"x", x}});
+  write_json_file(dir / "model.json", model);
+  int code = 0;
+  const std::string out =
+      run_command(fmt::format("{} {} {} {} {} {} {}", kPython, (kSource / "tests/interop/resnet_logits.py").string(),
+                              (dir / "weights.pth").string(), (dir / "model.json").string(),
+                              (dir / "inputs.pth").string(), (dir / "logits.pth").string(), kind),
+                  &code);
+  EXPECT_EQ(code, 0) << out;
+  if (code != 0) return {};
+  return io::read_state_dict(dir / "logits.pth").at("logits");
+}
+
+void expect_same_logits(models::NetworkImpl& net, const nlohmann::json& model, const torch::Tensor& x,
+                        const std::string& kind) {
+  const torch::Tensor theirs = python_logits(net, model, x, kind);
+  ASSERT_TRUE(theirs.defined());
+  torch::NoGradGuard no_grad;
+  const torch::Tensor ours = net.forward(x);
+  ASSERT_EQ(ours.sizes(), theirs.sizes());
+  EXPECT_LE((ours - theirs).abs().max().item<double>(), 1e-4 * (1 + ours.abs().max().item<double>())) << model.dump();
+}
+
+}  // namespace
+
+TEST_F(Interop, ResNetLoadsStrictlyInPytorchWithTheSameLogits) {
+  torch::manual_seed(7);
+  const models::InputSpec fashion{1, 28, 28, 10};
+  for (bool preact : {false, true}) {
+    const nlohmann::json model = {{"type", "resnet"}, {"stem_channels", 8}, {"blocks", {1, 2}},  {"widths", {8, 16}},
+                                  {"strides", {1, 2}}, {"preact", preact},   {"dropout", 0.3}};
+    auto net = resnet_with_statistics(model, fashion);
+    expect_same_logits(*net, model, torch::randn({5, 1, 28, 28}), "deepl");
+  }
+}
+
+TEST_F(Interop, ResNet18LayoutIsTorchvisionsResNet18) {
+  torch::manual_seed(8);
+  const nlohmann::json model = {{"type", "resnet"},          {"stem_channels", 64},        {"stem_kernel_size", 7},
+                                {"stem_stride", 2},          {"stem_pool", true},          {"blocks", {2, 2, 2, 2}},
+                                {"widths", {64, 128, 256, 512}}, {"strides", {1, 2, 2, 2}}};
+  auto net = resnet_with_statistics(model, models::InputSpec{3, 64, 64, 1000});
+  expect_same_logits(*net, model, torch::randn({2, 3, 64, 64}), "torchvision");
 }
 
 TEST_F(Interop, WrongArchitectureListsTheMismatches) {

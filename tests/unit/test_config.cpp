@@ -97,6 +97,10 @@ TEST(Config, ConsistencyChecks) {
   raw = minimal();
   raw["data"] = {{"val_fraction", 0}};
   EXPECT_NE(config_error(raw).find("needs a validation split"), std::string::npos);
+  raw = minimal();
+  raw["model"] = {{"type", "logistic"}};
+  raw["train"] = {{"label_smoothing", 0.1}};
+  EXPECT_EQ(config_error(raw), "/train/label_smoothing: applies to classification; model \"logistic\" is not a classifier");
 }
 
 TEST(Config, FileErrorsNameTheFile) {

@@ -90,3 +90,18 @@ TEST(Inference, MlpAndVggAdapterRunTheirOwnLayers) {
   vgg->eval();
   expect_plan_matches_eager(*vgg, false, 1e-4, at::hasMKLDNN() ? 8 : 0);
 }
+
+TEST(Inference, ResNetBlocksRunFoldedOnOneDnnAndMatchEager) {
+  seed_everything(7);
+  const json resnet = {{"type", "resnet"}, {"stem_channels", 8}, {"blocks", {1, 1}}, {"widths", {8, 16}}, {"strides", {1, 2}}};
+  auto net = build(resnet);
+  train_briefly(*net);
+  // the stem, then two convolutions per block and the second block's downsampling one
+  expect_plan_matches_eager(*net, false, 1e-5, at::hasMKLDNN() ? 6 : 0);
+  expect_plan_matches_eager(*net, true, 0.05, eval::onednn_available(torch::kBFloat16) ? 6 : 0);
+  json preact = resnet;
+  preact["preact"] = true;
+  auto v2 = build(preact);
+  train_briefly(*v2);
+  expect_plan_matches_eager(*v2, false, 1e-5, at::hasMKLDNN() ? 1 : 0);  // its blocks run their own forward
+}

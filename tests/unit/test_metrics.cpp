@@ -47,3 +47,18 @@ TEST(Metrics, BinaryTaskUsesLogitSign) {
   const torch::Tensor p = eval::class_probabilities(models::Task::kBinary, logits);
   EXPECT_TRUE(torch::allclose(p.sum(1), torch::ones({3})));
 }
+
+// nn.CrossEntropyLoss(label_smoothing=e): the target distribution is (1 - e) one-hot + e / K, so
+// the loss is (1 - e) * -log p[y] + e * mean_k(-log p[k]).
+TEST(Metrics, LabelSmoothingIsPytorchsDefinition) {
+  torch::manual_seed(3);
+  const torch::Tensor logits = torch::randn({6, 4}) * 3, targets = torch::tensor({0, 3, 1, 1, 2, 0});
+  const torch::Tensor nll = -torch::log_softmax(logits, 1);
+  const double e = 0.1;
+  const double expected =
+      ((1 - e) * nll.gather(1, targets.unsqueeze(1)).squeeze(1) + e * nll.mean(1)).sum().item<double>();
+  EXPECT_NEAR(eval::loss_sum(models::Task::kClassification, logits, targets, e).item<double>(), expected, 1e-4);
+  EXPECT_NEAR(eval::loss_sum(models::Task::kClassification, logits, targets).item<double>(),
+              nll.gather(1, targets.unsqueeze(1)).sum().item<double>(), 1e-4);
+  EXPECT_GT(std::abs(expected - nll.gather(1, targets.unsqueeze(1)).sum().item<double>()), 0.1) << "smoothing matters";
+}

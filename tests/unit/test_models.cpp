@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "../test_util.h"
 #include "deepl/config/config.h"
 #include "deepl/models/registry.h"
@@ -99,4 +101,43 @@ TEST(Models, RegistryAcceptsNewTypes) {
   e.type = "my_linear";
   models::register_model(e);
   EXPECT_NO_THROW(build({{"type", "my_linear"}}));
+}
+
+TEST(Models, ResNetHasTorchvisionNames) {
+  auto net = build({{"type", "resnet"}, {"stem_channels", 4}, {"blocks", {1, 2}}, {"widths", {4, 8}}, {"strides", {1, 2}},
+                    {"dropout", 0.2}});
+  const auto state = train::model_state_dict(*net);
+  const auto names = names_and_shapes(*net);
+  for (const std::string name :
+       {"conv1.weight:[4, 1, 3, 3]", "bn1.running_var:[4]", "layer1.0.conv1.weight:[4, 4, 3, 3]", "layer1.0.bn2.bias:[4]",
+        "layer2.0.conv1.weight:[8, 4, 3, 3]", "layer2.0.downsample.0.weight:[8, 4, 1, 1]",
+        "layer2.0.downsample.1.running_mean:[8]", "layer2.1.conv2.weight:[8, 8, 3, 3]", "fc.weight:[10, 8]"}) {
+    EXPECT_NE(std::find(names.begin(), names.end(), name), names.end()) << name;
+  }
+  EXPECT_FALSE(state.count("layer1.0.downsample.0.weight")) << "same shape: identity shortcut";
+  EXPECT_FALSE(state.count("conv1.bias")) << "convolutions before batch norm have no bias";
+  const auto s = models::summarize(*net, {1, 28, 28});
+  std::vector<std::string> layers;
+  for (const auto& l : s.layers) layers.push_back(l.name);
+  EXPECT_EQ(layers, (std::vector<std::string>{"conv1", "bn1", "relu", "layer1.0", "layer2.0", "layer2.1", "avgpool",
+                                              "flatten", "dropout", "fc"}));
+  EXPECT_EQ(s.layers[4].output_shape, (std::vector<int64_t>{8, 14, 14}));
+  EXPECT_EQ(net->forward(torch::zeros({2, 1, 28, 28})).sizes(), (std::vector<int64_t>{2, 10}));
+}
+
+TEST(Models, PreActResNetNormsBeforeConvolutionsAndAFinalNorm) {
+  auto net = build({{"type", "resnet"}, {"stem_channels", 4}, {"blocks", {1, 1}}, {"widths", {4, 8}}, {"strides", {1, 2}},
+                    {"preact", true}});
+  const auto state = train::model_state_dict(*net);
+  EXPECT_FALSE(state.count("bn1.weight")) << "pre-activation stem: conv1 alone";
+  EXPECT_EQ(state.at("layer2.0.bn1.weight").sizes(), (std::vector<int64_t>{4})) << "bn1 normalises the block's input";
+  EXPECT_EQ(state.at("layer2.0.bn2.weight").sizes(), (std::vector<int64_t>{8}));
+  EXPECT_FALSE(state.count("layer2.0.downsample.1.weight")) << "pre-activation shortcut: a convolution alone";
+  EXPECT_EQ(state.at("norm.weight").sizes(), (std::vector<int64_t>{8}));
+  EXPECT_EQ(net->forward(torch::zeros({2, 1, 28, 28})).sizes(), (std::vector<int64_t>{2, 10}));
+}
+
+TEST(Models, ResNetStagesMustAgree) {
+  const std::string msg = deepl::testing::error_message([] { build({{"type", "resnet"}, {"blocks", {2, 2}}}); });
+  EXPECT_NE(msg.find("one width and one stride per stage: 2 blocks, 3 widths, 3 strides"), std::string::npos) << msg;
 }

@@ -310,3 +310,45 @@ TEST(Optim, ShippedAdamConfigsGetTheFusedOptimizer) {
   EXPECT_NE(dynamic_cast<train::FusedAdam*>(train::make_optimizer(section, train::parameter_groups(*net, 1.0)).get()),
             nullptr);
 }
+
+namespace {
+
+// conv (with bias) -> batch norm -> linear, every gradient zero: a step changes a parameter only
+// through weight decay.
+torch::nn::Sequential conv_bn_linear_with_zero_gradients() {
+  torch::nn::Sequential net(torch::nn::Conv2d(torch::nn::Conv2dOptions(1, 2, 3)), torch::nn::BatchNorm2d(2),
+                            torch::nn::Flatten(), torch::nn::Linear(2 * 4 * 4, 3));
+  torch::NoGradGuard no_grad;
+  for (auto& p : net->parameters()) {
+    p.uniform_(0.5, 1.5);
+    p.mutable_grad() = torch::zeros_like(p);
+  }
+  return net;
+}
+
+}  // namespace
+
+TEST(Optim, NoDecayBiasBnLeavesBiasesAndBatchNormUndecayed) {
+  for (const std::string type : {"sgd", "adamw"}) {
+    auto net = conv_bn_linear_with_zero_gradients();
+    const auto groups = train::parameter_groups(*net, 1.0, "features.", true);
+    ASSERT_EQ(groups.size(), 2u);
+    EXPECT_TRUE(groups[0].weight_decay);
+    EXPECT_FALSE(groups[1].weight_decay);
+    EXPECT_EQ(groups[0].parameters.size(), 2u);  // 0.weight, 3.weight
+    EXPECT_EQ(groups[1].parameters.size(), 4u);  // 0.bias, 1.weight, 1.bias, 3.bias
+    const json section = {{"type", type}, {"lr", 0.5},  {"weight_decay", 0.2}, {"momentum", 0.0},
+                          {"nesterov", false}, {"betas", {0.9, 0.999}}, {"eps", 1e-8}};
+    std::map<std::string, torch::Tensor> before;
+    for (const auto& p : net->named_parameters()) before[p.key()] = p.value().detach().clone();
+    train::make_optimizer(section, groups)->step();
+    for (const auto& p : net->named_parameters()) {
+      const bool decayed = p.value().dim() >= 2;
+      // sgd: p -= lr * wd * p; adamw: p *= 1 - lr * wd (a zero gradient adds nothing to either).
+      const torch::Tensor expected = decayed ? before[p.key()] * (1 - 0.5 * 0.2) : before[p.key()];
+      EXPECT_TRUE(torch::allclose(p.value(), expected, 1e-6, 1e-7)) << type << " " << p.key();
+    }
+  }
+  auto net = conv_bn_linear_with_zero_gradients();
+  EXPECT_EQ(train::parameter_groups(*net, 1.0).size(), 1u) << "off: one group, decayed";
+}

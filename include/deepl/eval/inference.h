@@ -3,7 +3,9 @@
 // torch.jit.optimize_for_inference. Convolution stacks (conv, ReLU, max/avg pooling) run on
 // oneDNN tensors in its blocked layout with the convolution weights reordered once and a batch
 // norm that follows a convolution folded into it; dropout is dropped; every other layer runs its
-// own forward on ordinary tensors. Outputs equal model.forward() in eval mode up to float rounding.
+// own forward on ordinary tensors. A post-activation residual block (models::BasicBlock) runs on
+// oneDNN tensors whole, each of its batch norms folded into the convolution before it.
+// Outputs equal model.forward() in eval mode up to float rounding.
 // The plan holds copies of the weights: build a new one after the weights change. Should oneDNN
 // refuse a layer at run time, the plan logs a warning and uses the model's own forward from then on.
 #include <torch/torch.h>

@@ -39,7 +39,8 @@ nlohmann::json metrics_to_json(const Metrics& m, const std::vector<std::string>&
 std::string confusion_to_csv(const torch::Tensor& confusion, const std::vector<std::string>& class_names);
 
 /// Loss per example summed over the batch, and the predicted classes, for a model's task.
-torch::Tensor loss_sum(models::Task task, const torch::Tensor& outputs, const torch::Tensor& targets);
+torch::Tensor loss_sum(models::Task task, const torch::Tensor& outputs, const torch::Tensor& targets,
+                       double label_smoothing = 0.0);
 torch::Tensor predict_classes(models::Task task, const torch::Tensor& outputs);
 /// Class probabilities [B, K] from outputs (softmax, or sigmoid for binary).
 torch::Tensor class_probabilities(models::Task task, const torch::Tensor& outputs);

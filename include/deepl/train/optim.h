@@ -17,13 +17,18 @@ namespace deepl::train {
 struct ParamGroup {
   std::vector<torch::Tensor> parameters;
   double lr_scale = 1.0;
+  bool weight_decay = true;  // false: the optimizer's weight_decay is 0 for this group
 };
 
 /// The trainable parameters of `model` (requires_grad) in groups: the head first (scale 1), then,
 /// when `backbone_lr_scale` is not 1, those named under `backbone_prefix` (a pretrained VGG's
-/// "features.") with that scale. Empty groups are left out.
+/// "features.") with that scale. With `no_decay_bias_bn`, each of those is split in two: the
+/// weights of convolutions and linear layers, then (without weight decay) biases and batch-norm
+/// parameters, i.e. every parameter with fewer than two dimensions, as timm's
+/// param_groups_weight_decay. Empty groups are left out.
 std::vector<ParamGroup> parameter_groups(const torch::nn::Module& model, double backbone_lr_scale,
-                                         const std::string& backbone_prefix = "features.");
+                                         const std::string& backbone_prefix = "features.",
+                                         bool no_decay_bias_bn = false);
 /// Builds the optimizer an `optimizer` config section describes; group g's learning rate is
 /// section.lr x groups[g].lr_scale.
 std::shared_ptr<torch::optim::Optimizer> make_optimizer(const nlohmann::json& section,

@@ -95,6 +95,7 @@ class Replicas {
 struct TrainerOptions {
   int64_t epochs = 1;
   double grad_clip = 0.0;  // max gradient norm; 0: off
+  double label_smoothing = 0.0;  // of the training loss (classification), as nn.CrossEntropyLoss(label_smoothing=)
   models::Task task = models::Task::kClassification;
   int64_t num_classes = 10;
   int64_t refresh_every = 10;  // batches between reads of the running loss (a sync point)
