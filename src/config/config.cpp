@@ -38,6 +38,13 @@ std::vector<Field> build_fields() {
       make_field("drop_last", FieldType::kBool, false, "drop the last partial training batch"),
       ranged(make_field("random_crop", FieldType::kInt, 0, "augmentation: pad by N pixels and crop randomly (0: off)"), 0, 32),
       make_field("hflip", FieldType::kBool, false, "augmentation: random left-right flips"),
+      ranged(make_field("random_erasing", FieldType::kNumber, 0.0,
+                        "augmentation: probability of erasing (zeroing) a random rectangle of an image, as "
+                        "torchvision's RandomErasing (0: off)"), 0.0, 1.0),
+      ranged(make_field("random_erasing_scale", FieldType::kNumberList, json::array({0.02, 0.33}),
+                        "random erasing: range of the rectangle's area, as a fraction of the image's"), 0.0, 1.0),
+      ranged(make_field("random_erasing_ratio", FieldType::kNumberList, json::array({0.3, 3.3}),
+                        "random erasing: range of the rectangle's aspect ratio (drawn log-uniformly)"), 0.01, 100.0),
   };
   Field model = make_field("model", FieldType::kAny, nullptr, "model: `type` plus that type's options (see below)");
   std::vector<Field> optimizer = {
@@ -54,7 +61,16 @@ std::vector<Field> build_fields() {
                  "no weight decay on biases and batch-norm parameters (every parameter of fewer than 2 dimensions)"),
   };
   std::vector<Field> scheduler = {
-      choice("type", "none", {"none", "step", "cosine", "plateau"}, "learning-rate schedule, stepped once per epoch"),
+      choice("type", "none", {"none", "step", "cosine", "plateau", "onecycle"},
+             "learning-rate schedule; onecycle: torch.optim.lr_scheduler.OneCycleLR's (max_lr = optimizer.lr), per batch"),
+      choice("interval", "epoch", {"epoch", "step"}, "step, cosine: change the lr once per epoch or after every batch"),
+      ranged(make_field("warmup_epochs", FieldType::kNumber, 0.0,
+                        "linear warm-up over this many epochs (fractions allowed), per batch, as LinearLR; cosine "
+                        "anneals over the rest (SequentialLR(LinearLR, CosineAnnealingLR))"), 0.0, 1e6),
+      ranged(make_field("warmup_start_factor", FieldType::kNumber, 0.1, "warm-up: first lr = this x optimizer.lr"), 1e-6, 1.0),
+      ranged(make_field("pct_start", FieldType::kNumber, 0.3, "onecycle: fraction of the steps spent raising the lr"), 0.01, 0.99),
+      ranged(make_field("div_factor", FieldType::kNumber, 25.0, "onecycle: first lr = optimizer.lr / div_factor"), 1.0, 1e6),
+      ranged(make_field("final_div_factor", FieldType::kNumber, 1e4, "onecycle: last lr = first lr / final_div_factor"), 1.0, 1e9),
       ranged(make_field("step_size", FieldType::kInt, 10, "step: epochs between decays"), 1, 1e6),
       ranged(make_field("gamma", FieldType::kNumber, 0.1, "step: decay factor"), 0.0, 1.0),
       ranged(make_field("min_lr", FieldType::kNumber, 0.0, "cosine/plateau: lower bound of the lr"), 0.0, 100.0),
@@ -78,6 +94,12 @@ std::vector<Field> build_fields() {
                         "spaced so that writing stays under 5% of training time"),
              0.0, 1e6),
   };
+  std::vector<Field> ema = {
+      ranged(make_field("decay", FieldType::kNumber, 0.0,
+                        "keep an exponential moving average of the weights with this decay per step (0: off; e.g. "
+                        "0.999), as timm's ModelEmaV3; validation and best.pt use the average"), 0.0, 0.999999),
+      make_field("warmup", FieldType::kBool, true, "ema: decay min(decay, 1 - (1 + step)^(-2/3)) while it is young"),
+  };
   std::vector<Field> train = {
       ranged(make_field("epochs", FieldType::kInt, 10, "training epochs"), 1, 1e6),
       ranged(make_field("grad_clip", FieldType::kNumber, 0.0, "clip the gradient norm to this value (0: off)"), 0.0, 1e9),
@@ -86,6 +108,7 @@ std::vector<Field> build_fields() {
                         "and test losses stay plain cross-entropy"), 0.0, 0.99),
       object("early_stopping", early, ""),
       object("checkpoint", checkpoint, ""),
+      object("ema", ema, ""),
       choice("precision", "auto", {"auto", "fp32", "bf16"},
              "bf16 autocast (float32 master weights) or fp32; auto: bf16 where the CPU runs it natively "
              "(AVX512_BF16/AMX), else fp32"),
@@ -101,6 +124,11 @@ std::vector<Field> build_fields() {
                         "data-parallel: how long a rank waits for the others before failing"), 1.0, 86400.0),
       ranged(make_field("bucket_mb", FieldType::kNumber, 25.0, "data-parallel: gradient all-reduce bucket size in MB"),
              0.001, 4096.0),
+  };
+  std::vector<Field> evaluation = {
+      make_field("tta", FieldType::kAny, json::array(),
+                 "test-time augmentation: [\"hflip\"] averages the outputs for each image and its mirror image at "
+                 "validation, test evaluation and prediction"),
   };
   std::vector<Field> output = {
       make_field("dir", FieldType::kString, "runs", "where run folders go: <dir>/<name>/"),
@@ -121,6 +149,7 @@ std::vector<Field> build_fields() {
       object("optimizer", optimizer, ""),
       object("scheduler", scheduler, ""),
       object("train", train, ""),
+      object("eval", evaluation, ""),
       object("distributed", distributed, ""),
       object("output", output, ""),
       object("expect", expect, ""),
@@ -154,6 +183,24 @@ void check_consistency(const json& cfg) {
     }
   }
   if (cfg["optimizer"]["betas"].size() != 2) throw_usage("/optimizer/betas: expected 2 numbers");
+  for (const char* key : {"random_erasing_scale", "random_erasing_ratio"}) {
+    const auto& range = data[key];
+    if (range.size() != 2 || range[0].get<double>() > range[1].get<double>()) {
+      throw_usage(fmt::format("/data/{}: expected [low, high] with low <= high", key));
+    }
+  }
+  const auto& tta = cfg["eval"]["tta"];
+  if (!tta.is_array()) throw_usage("/eval/tta: expected a list, e.g. [\"hflip\"]");
+  for (const auto& t : tta) {
+    if (t != "hflip") throw_usage(fmt::format("/eval/tta: unknown augmentation {} (known: \"hflip\")", t.dump()));
+  }
+  const auto& scheduler = cfg["scheduler"];
+  if (scheduler["type"] == "plateau" && scheduler["interval"] == "step") {
+    throw_usage("/scheduler/interval: plateau reacts to epoch metrics; it cannot be stepped per batch");
+  }
+  if (scheduler["type"] == "onecycle" && scheduler["warmup_epochs"].get<double>() > 0) {
+    throw_usage("/scheduler/warmup_epochs: onecycle warms up by itself (scheduler.pct_start)");
+  }
   if (cfg["train"]["label_smoothing"].get<double>() > 0 &&
       models::find_model(cfg["model"]["type"]).task != models::Task::kClassification) {
     throw_usage(fmt::format("/train/label_smoothing: applies to classification; model \"{}\" is not a classifier",

@@ -102,6 +102,34 @@ Transform horizontal_flip(double p) {
   };
 }
 
+Transform random_erasing(double p, std::pair<double, double> scale, std::pair<double, double> ratio) {
+  return [=](const torch::Tensor& x, torch::Generator& gen) {
+    constexpr int64_t kAttempts = 10;
+    const int64_t b = x.size(0), height = x.size(2), width = x.size(3);
+    const auto f64 = torch::TensorOptions().dtype(torch::kFloat64);
+    const torch::Tensor erase = torch::rand({b}, gen, f64) < p;
+    const torch::Tensor area = static_cast<double>(height * width) *
+                               (scale.first + (scale.second - scale.first) * torch::rand({b, kAttempts}, gen, f64));
+    const double log_lo = std::log(ratio.first), log_hi = std::log(ratio.second);
+    const torch::Tensor aspect = torch::exp(log_lo + (log_hi - log_lo) * torch::rand({b, kAttempts}, gen, f64));
+    const torch::Tensor h = torch::round(torch::sqrt(area * aspect)).to(torch::kInt64);
+    const torch::Tensor w = torch::round(torch::sqrt(area / aspect)).to(torch::kInt64);
+    const torch::Tensor fits = (h < height) & (w < width);
+    // The first attempt that fits, as torchvision's loop takes it.
+    const torch::Tensor first = std::get<1>(fits.to(torch::kInt64).max(1, true));  // [b, 1]
+    const torch::Tensor eh = h.gather(1, first).squeeze(1), ew = w.gather(1, first).squeeze(1);
+    const torch::Tensor applies = erase & fits.any(1);
+    const torch::Tensor top = (torch::rand({b}, gen, f64) * (height - eh + 1).to(torch::kFloat64)).floor().to(torch::kInt64);
+    const torch::Tensor left = (torch::rand({b}, gen, f64) * (width - ew + 1).to(torch::kFloat64)).floor().to(torch::kInt64);
+    const torch::Tensor rows = torch::arange(height, torch::kInt64).view({1, height});
+    const torch::Tensor cols = torch::arange(width, torch::kInt64).view({1, width});
+    const torch::Tensor in_rows = (rows >= top.view({b, 1})) & (rows < (top + eh).view({b, 1}));
+    const torch::Tensor in_cols = (cols >= left.view({b, 1})) & (cols < (left + ew).view({b, 1}));
+    const torch::Tensor mask = (in_rows.view({b, 1, height, 1}) & in_cols.view({b, 1, 1, width})) & applies.view({b, 1, 1, 1});
+    return x.masked_fill(mask, 0.0);
+  };
+}
+
 BatchLoader::BatchLoader(Dataset data, torch::Tensor indices, LoaderOptions options)
     : data_(std::move(data)), options_(std::move(options)) {
   indices_ = indices.defined() ? indices.to(torch::kInt64) : torch::arange(data_.size(), torch::kInt64);

@@ -96,8 +96,8 @@ bool onednn_available(torch::Dtype dtype) {
   return dtype == torch::kBFloat16 ? bfloat16 : float32;
 }
 
-InferencePlan::InferencePlan(models::NetworkImpl& model, const train::Precision& precision)
-    : model_(&model), precision_(precision) {
+InferencePlan::InferencePlan(models::NetworkImpl& model, const train::Precision& precision, bool hflip_tta)
+    : model_(&model), precision_(precision), hflip_tta_(hflip_tta) {
   torch::NoGradGuard no_grad;
   for (const auto& stage : model.stages()) add_layers(stage.layers);
 }
@@ -152,6 +152,11 @@ void InferencePlan::add_layers(torch::nn::Sequential layers) {
 }
 
 Tensor InferencePlan::forward(const Tensor& inputs) const {
+  if (!hflip_tta_) return forward_once(inputs);
+  return (forward_once(inputs) + forward_once(inputs.flip({3}))) / 2;
+}
+
+Tensor InferencePlan::forward_once(const Tensor& inputs) const {
   train::AutocastGuard autocast(precision_.bf16);  // for the dense layers; oneDNN steps are typed already
   if (!fallback_) {
     try {

@@ -25,9 +25,18 @@ bool keeps_the_result(const std::string& key) {
   });
 }
 
+// A config that an older deepl wrote lacks the keys added since: compare it with their defaults.
+json with_current_defaults(const json& stored) {
+  try {
+    return config::resolve_experiment(stored).json;
+  } catch (const std::exception&) {
+    return stored;  // no longer valid: every difference is named
+  }
+}
+
 void refuse_if_changed(const json& before, const json& now, const fs::path& origin, const fs::path& run_dir) {
   std::vector<std::string> changed;
-  for (const auto& difference : json_differences(before, now)) {
+  for (const auto& difference : json_differences(with_current_defaults(before), now)) {
     if (!keeps_the_result(difference.substr(0, difference.find(':')))) changed.push_back(difference);
   }
   if (changed.empty()) return;

@@ -86,6 +86,10 @@ void resume_from(const fs::path& path, const train::Checkpoint& ckpt, train::Tra
   train::load_optimizer_state(trainer.optimizer(), ckpt.optimizer, path.string());
   trainer.load_state(ckpt.meta.at("trainer"));
   if (trainer.scheduler() && !ckpt.meta.at("scheduler").is_null()) trainer.scheduler()->load_state(ckpt.meta.at("scheduler"));
+  if (train::WeightAverage* average = trainer.weight_average()) {
+    if (ckpt.ema.empty()) throw_data(path.string() + ": checkpoint has no weight average (train.ema) to resume from");
+    average->load(ckpt.ema, ckpt.meta.at("trainer").at("ema_updates").get<int64_t>(), path.string());
+  }
   train::restore_rng(ckpt.rng);
   spdlog::info("resumed from {} after epoch {}", path.string(), trainer.completed_epochs());
 }
@@ -258,14 +262,18 @@ TrainResult train_experiment(const config::Experiment& exp, const TrainOptions& 
   auto optimizer = train::make_optimizer(exp.json.at("optimizer"), groups);
   const json& t = exp.json.at("train");
   std::shared_ptr<train::LrScheduler> scheduler;
-  if (exp.json.at("scheduler").at("type") != "none") {
-    scheduler = std::make_shared<train::LrScheduler>(exp.json.at("scheduler"), exp.json.at("optimizer").at("lr"),
-                                                     t.at("epochs"));
+  const json& sched = exp.json.at("scheduler");
+  if (sched.at("type") != "none" || sched.at("warmup_epochs").get<double>() > 0) {
+    scheduler = std::make_shared<train::LrScheduler>(sched, exp.json.at("optimizer").at("lr"), t.at("epochs"),
+                                                     train_loader.num_batches());
   }
   train::TrainerOptions topts;
   topts.epochs = t.at("epochs");
   topts.grad_clip = t.at("grad_clip");
   topts.label_smoothing = t.at("label_smoothing");
+  topts.hflip_tta = hflip_tta(exp);
+  topts.ema_decay = t.at("ema").at("decay");
+  topts.ema_warmup = t.at("ema").at("warmup");
   topts.task = task_of(exp);
   topts.num_classes = static_cast<int64_t>(prepared.stats.class_names.size());
   topts.precision = precision;
@@ -333,12 +341,13 @@ TrainResult train_experiment(const config::Experiment& exp, const TrainOptions& 
   const data::Dataset test = data::load_dataset(d.at("dataset"), data::Split::kTest, data::resolve_data_root(d.at("root")));
   const data::BatchLoader test_loader =
       make_loader(inputs_of(test, "test"), torch::Tensor(), d.at("eval_batch_size"), false, exp, prepared.stats);
-  const eval::Evaluation e = eval::evaluate(*trained, topts.task, test_loader, topts.num_classes, precision);
+  const eval::Evaluation e = eval::evaluate(*trained, topts.task, test_loader, topts.num_classes, precision, topts.hflip_tta);
   result.test = e.metrics;
   result.wall_seconds = seconds_since(start);
   write_evaluation_reports(result.run_dir, e, test, exp.name + " test",
                            {{"split", "test"}, {"checkpoint", "checkpoints/best.pt"},
-                            {"best_epoch", best.meta.at("epoch")}, {"epochs", trainer.completed_epochs()},
+                            {"best_epoch", best.meta.at("epoch")}, {"weights", best.meta.value("weights", "trained")},
+                            {"epochs", trainer.completed_epochs()},
                             {"train_seconds", result.wall_seconds}});
   write_manifest(result.run_dir, exp, facts, "finished", result.wall_seconds);
   write_run_report(result.run_dir);

@@ -4,6 +4,8 @@
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
+#include <algorithm>
+
 #include "deepl/core/cpu.h"
 #include "deepl/core/device.h"
 #include "deepl/core/error.h"
@@ -63,6 +65,10 @@ data::BatchLoader make_loader(const data::Dataset& dataset, const torch::Tensor&
   if (training) {
     if (d.at("random_crop").get<int64_t>() > 0) o.transforms.push_back(data::random_crop(d.at("random_crop")));
     if (d.at("hflip").get<bool>()) o.transforms.push_back(data::horizontal_flip());
+    if (d.at("random_erasing").get<double>() > 0) {
+      const auto pair = [&](const char* key) { return std::make_pair(d.at(key)[0].get<double>(), d.at(key)[1].get<double>()); };
+      o.transforms.push_back(data::random_erasing(d.at("random_erasing"), pair("random_erasing_scale"), pair("random_erasing_ratio")));
+    }
   }
   return data::BatchLoader(dataset, indices, o);
 }
@@ -133,6 +139,11 @@ LoadedModel load_model_from_checkpoint(const fs::path& path) {
   m.model->eval();
   m.task = task_of(m.experiment);
   return m;
+}
+
+bool hflip_tta(const config::Experiment& exp) {
+  const json& tta = exp.json.at("eval").at("tta");
+  return std::find(tta.begin(), tta.end(), "hflip") != tta.end();
 }
 
 double seconds_since(std::chrono::steady_clock::time_point start) {

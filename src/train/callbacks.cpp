@@ -75,17 +75,25 @@ Checkpointer::Checkpointer(std::filesystem::path dir, std::string monitor, Check
       meta_(std::move(meta)),
       model_(std::move(model)) {}
 
-void Checkpointer::save(Trainer& trainer, const std::filesystem::path& path) const {
+void Checkpointer::save(Trainer& trainer, const std::filesystem::path& path, bool averaged) const {
   json meta = meta_ ? meta_() : json::object();
   meta["epoch"] = trainer.completed_epochs();
   meta["trainer"] = trainer.state();
   meta["scheduler"] = trainer.scheduler() ? trainer.scheduler()->state() : json();
-  save_checkpoint(path, model_ ? *model_ : trainer.model(), &trainer.optimizer(), meta);
+  WeightAverage* average = trainer.weight_average();
+  meta["weights"] = average && averaged ? "ema" : "trained";
+  if (average && averaged) {
+    const ScopedAveragedWeights swapped(average, trainer.model());
+    save_checkpoint(path, model_ ? *model_ : trainer.model(), &trainer.optimizer(), meta);
+  } else {
+    save_checkpoint(path, model_ ? *model_ : trainer.model(), &trainer.optimizer(), meta, true,
+                    average ? average->weights() : std::map<std::string, torch::Tensor>{});
+  }
 }
 
-void Checkpointer::timed_save(Trainer& trainer, const std::filesystem::path& path) {
+void Checkpointer::timed_save(Trainer& trainer, const std::filesystem::path& path, bool averaged) {
   const auto start = Clock::now();
-  save(trainer, path);
+  save(trainer, path, averaged);
   last_write_ = Clock::now();
   last_cost_ = std::chrono::duration<double>(last_write_ - start).count();
   total_cost_ += last_cost_;
@@ -125,7 +133,7 @@ void Checkpointer::on_epoch_end(Trainer& trainer, const EpochMetrics& m) {
   // best.pt before last.pt: a crash between the two leaves last.pt one epoch behind, and the
   // resumed run repeats that epoch and rewrites the same best.pt.
   if (is_best) {
-    timed_save(trainer, dir_ / "best.pt");
+    timed_save(trainer, dir_ / "best.pt", true);
     spdlog::debug("new best {} = {:.4f} at epoch {}", monitor_, value, m.epoch);
   }
   if (m.epoch % schedule_.every_epochs == 0) {

@@ -120,12 +120,17 @@ std::map<std::string, torch::Tensor> model_state_dict(const models::NetworkImpl&
 }
 
 void save_checkpoint(const std::filesystem::path& path, const models::NetworkImpl& model,
-                     const torch::optim::Optimizer* optimizer, const json& meta, bool with_rng) {
-  c10::Dict<std::string, torch::Tensor> weights;
-  for (const auto& [name, t] : model_state_dict(model)) weights.insert(name, t.detach().cpu());
+                     const torch::optim::Optimizer* optimizer, const json& meta, bool with_rng,
+                     const std::map<std::string, torch::Tensor>& ema) {
+  const auto tensor_dict = [](const std::map<std::string, torch::Tensor>& tensors) {
+    c10::Dict<std::string, torch::Tensor> dict;
+    for (const auto& [name, t] : tensors) dict.insert(name, t.detach().cpu());
+    return dict;
+  };
   c10::impl::GenericDict root(c10::StringType::get(), c10::AnyType::get());
   root.insert("format", std::string(kFormat));
-  root.insert("model", weights);
+  root.insert("model", tensor_dict(model_state_dict(model)));
+  if (!ema.empty()) root.insert("ema", tensor_dict(ema));
   if (optimizer) root.insert("optimizer", optimizer_to_ivalue(*optimizer));
   if (with_rng) {
     auto gen = at::detail::getDefaultCPUGenerator();
@@ -150,12 +155,17 @@ Checkpoint read_checkpoint(const std::filesystem::path& path) {
     throw_data(origin + ": not a deepl checkpoint (no \"format\": \"" + kFormat + "\")");
   }
   Checkpoint ckpt;
-  const auto model = dict.find("model");
-  if (model == dict.end()) throw_data(origin + ": checkpoint has no \"model\" entry");
-  for (const auto& item : as_dict(model->value(), origin + ": \"model\"")) {
-    if (!item.key().isString() || !item.value().isTensor()) throw_data(origin + ": \"model\" holds a non-tensor entry");
-    ckpt.model[item.key().toStringRef()] = item.value().toTensor();
-  }
+  const auto read_tensors = [&](const char* key, std::map<std::string, torch::Tensor>& out) {
+    for (const auto& item : as_dict(dict.at(key), fmt::format("{}: \"{}\"", origin, key))) {
+      if (!item.key().isString() || !item.value().isTensor()) {
+        throw_data(fmt::format("{}: \"{}\" holds a non-tensor entry", origin, key));
+      }
+      out[item.key().toStringRef()] = item.value().toTensor();
+    }
+  };
+  if (dict.find("model") == dict.end()) throw_data(origin + ": checkpoint has no \"model\" entry");
+  read_tensors("model", ckpt.model);
+  if (dict.find("ema") != dict.end()) read_tensors("ema", ckpt.ema);
   if (const auto opt = dict.find("optimizer"); opt != dict.end()) ckpt.optimizer = opt->value();
   if (const auto rng = dict.find("rng"); rng != dict.end() && rng->value().isTensor()) ckpt.rng = rng->value().toTensor();
   const auto meta = dict.find("meta");

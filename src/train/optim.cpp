@@ -74,20 +74,25 @@ double learning_rate(const torch::optim::Optimizer& optimizer) {
   return optimizer.param_groups().at(0).options().get_lr();
 }
 
-LrScheduler::LrScheduler(const json& section, double base_lr, int64_t total_epochs)
-    : section_(section), base_lr_(base_lr), total_epochs_(total_epochs), lr_(base_lr) {}
+LrScheduler::LrScheduler(const json& section, double base_lr, int64_t total_epochs, int64_t steps_per_epoch)
+    : section_(section),
+      type_(section.at("type")),
+      base_lr_(base_lr),
+      total_epochs_(std::max<int64_t>(1, total_epochs)),
+      steps_per_epoch_(std::max<int64_t>(1, steps_per_epoch)),
+      warmup_steps_(std::llround(section.at("warmup_epochs").get<double>() * static_cast<double>(steps_per_epoch_))),
+      lr_(base_lr),
+      plateau_lr_(base_lr) {
+  lr_ = scheduled_lr();
+}
+
+bool LrScheduler::per_step() const {
+  return type_ == "onecycle" || section_.at("interval") == "step" || warmup_steps_ > 0;
+}
 
 double LrScheduler::step(const std::map<std::string, double>& metrics) {
   ++epochs_done_;
-  const std::string type = section_.at("type");
-  const double min_lr = section_.at("min_lr");
-  if (type == "step") {
-    const int64_t decays = epochs_done_ / section_.at("step_size").get<int64_t>();
-    lr_ = base_lr_ * std::pow(section_.at("gamma").get<double>(), static_cast<double>(decays));
-  } else if (type == "cosine") {
-    const double t = std::min(1.0, static_cast<double>(epochs_done_) / static_cast<double>(std::max<int64_t>(1, total_epochs_)));
-    lr_ = min_lr + 0.5 * (base_lr_ - min_lr) * (1 + std::cos(M_PI * t));
-  } else if (type == "plateau") {
+  if (type_ == "plateau") {
     const std::string monitor = section_.at("monitor");
     const auto it = metrics.find(monitor);
     if (it == metrics.end()) throw_usage("/scheduler/monitor: metric \"" + monitor + "\" is not available");
@@ -98,20 +103,69 @@ double LrScheduler::step(const std::map<std::string, double>& metrics) {
       has_best_ = true;
       bad_epochs_ = 0;
     } else if (++bad_epochs_ > section_.at("patience").get<int64_t>()) {
-      lr_ = std::max(min_lr, lr_ * section_.at("factor").get<double>());
+      plateau_lr_ = std::max(section_.at("min_lr").get<double>(), plateau_lr_ * section_.at("factor").get<double>());
       bad_epochs_ = 0;
     }
   }
+  lr_ = scheduled_lr();
   return lr_;
 }
 
+double LrScheduler::step_batch() {
+  ++steps_done_;
+  if (per_step()) lr_ = scheduled_lr();
+  return lr_;
+}
+
+double LrScheduler::scheduled_lr() const {
+  if (type_ == "onecycle") return one_cycle_lr();
+  const bool by_step = section_.at("interval") == "step";
+  // Position in epochs: fractional when stepped per batch, whole epochs otherwise.
+  const double epochs = by_step ? static_cast<double>(steps_done_) / static_cast<double>(steps_per_epoch_)
+                                : static_cast<double>(epochs_done_);
+  const double min_lr = section_.at("min_lr");
+  double lr = base_lr_;
+  if (type_ == "step") {
+    lr = base_lr_ * std::pow(section_.at("gamma").get<double>(), std::floor(epochs / section_.at("step_size").get<double>()));
+  } else if (type_ == "cosine") {
+    const double warmup = static_cast<double>(warmup_steps_) / static_cast<double>(steps_per_epoch_);
+    const double span = static_cast<double>(total_epochs_) - warmup;
+    const double t = span > 0 ? std::clamp((epochs - warmup) / span, 0.0, 1.0) : 1.0;
+    lr = min_lr + 0.5 * (base_lr_ - min_lr) * (1 + std::cos(M_PI * t));
+  } else if (type_ == "plateau") {
+    lr = plateau_lr_;
+  }
+  if (steps_done_ < warmup_steps_) {  // LinearLR(start_factor, end_factor=1, total_iters=warmup_steps)
+    const double start = section_.at("warmup_start_factor");
+    lr *= start + (1 - start) * static_cast<double>(steps_done_) / static_cast<double>(warmup_steps_);
+  }
+  return lr;
+}
+
+// OneCycleLR(max_lr=lr, total_steps, pct_start, div_factor, final_div_factor, anneal_strategy="cos").
+double LrScheduler::one_cycle_lr() const {
+  const auto anneal = [](double start, double end, double pct) { return end + (start - end) / 2.0 * (std::cos(M_PI * pct) + 1); };
+  const double total = static_cast<double>(total_epochs_ * steps_per_epoch_);
+  const double initial = base_lr_ / section_.at("div_factor").get<double>();
+  const double final_lr = initial / section_.at("final_div_factor").get<double>();
+  const double peak_step = section_.at("pct_start").get<double>() * total - 1;
+  const double step = std::min(static_cast<double>(steps_done_), total - 1);
+  if (step <= peak_step) return anneal(initial, base_lr_, step / peak_step);
+  const double rest = total - 1 - peak_step;
+  return rest > 0 ? anneal(base_lr_, final_lr, (step - peak_step) / rest) : final_lr;
+}
+
 json LrScheduler::state() const {
-  return {{"epochs_done", epochs_done_}, {"lr", lr_}, {"best", best_}, {"has_best", has_best_}, {"bad_epochs", bad_epochs_}};
+  return {{"epochs_done", epochs_done_}, {"steps_done", steps_done_}, {"lr", lr_}, {"plateau_lr", plateau_lr_},
+          {"best", best_}, {"has_best", has_best_}, {"bad_epochs", bad_epochs_}};
 }
 
 void LrScheduler::load_state(const json& state) {
   epochs_done_ = state.at("epochs_done");
   lr_ = state.at("lr");
+  // Checkpoints from before per-step schedules: whole epochs, and plateau's lr was the lr.
+  steps_done_ = state.value("steps_done", epochs_done_ * steps_per_epoch_);
+  plateau_lr_ = state.value("plateau_lr", lr_);
   best_ = state.at("best");
   has_best_ = state.at("has_best");
   bad_epochs_ = state.at("bad_epochs");

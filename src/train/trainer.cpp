@@ -48,6 +48,7 @@ Trainer::Trainer(std::shared_ptr<models::NetworkImpl> model, std::shared_ptr<tor
     : model_(std::move(model)), optimizer_(std::move(optimizer)), scheduler_(std::move(scheduler)), options_(options) {
   for (const auto& group : optimizer_->param_groups())
     for (const auto& p : group.params()) parameters_.push_back(p);
+  if (options_.ema_decay > 0) ema_ = std::make_unique<WeightAverage>(*model_, options_.ema_decay, options_.ema_warmup);
 }
 
 void Trainer::add_callback(std::shared_ptr<Callback> callback) { callbacks_.push_back(std::move(callback)); }
@@ -118,6 +119,11 @@ EpochMetrics Trainer::train_epoch(data::BatchLoader& train, int64_t epoch) {
     if (replicas_) votes = replicas_->reduce_gradients(parameters_, votes);
     if (options_.grad_clip > 0) torch::nn::utils::clip_grad_norm_(parameters_, options_.grad_clip);
     optimizer_->step();
+    if (ema_) ema_->update(*model_);
+    if (scheduler_) {
+      const double lr = scheduler_->step_batch();
+      if (scheduler_->per_step()) set_learning_rate(*optimizer_, lr, options_.lr_scales);
+    }
     seen += n;
     const auto here = [&] {
       return EpochPosition{epoch, i + 1, correct.item<int64_t>(), seen, loss_total.item<double>(), elapsed()};
@@ -158,7 +164,9 @@ EpochMetrics Trainer::train_epoch(data::BatchLoader& train, int64_t epoch) {
 }
 
 eval::Metrics Trainer::validate(const data::BatchLoader& val) {
-  eval::Metrics local = eval::evaluate(*model_, options_.task, val, options_.num_classes, options_.precision).metrics;
+  const ScopedAveragedWeights averaged(ema_.get(), *model_);
+  eval::Metrics local = eval::evaluate(*model_, options_.task, val, options_.num_classes, options_.precision,
+                                         options_.hflip_tta).metrics;
   if (!replicas_) return local;
   std::vector<torch::Tensor> confusion = {local.confusion};
   std::vector<torch::Tensor> loss = {torch::tensor(local.loss * static_cast<double>(local.examples), torch::kFloat64)};
@@ -183,6 +191,8 @@ void Trainer::fit(data::BatchLoader& train, const data::BatchLoader* val) {
   interrupted_by_ = 0;
   paused_ = false;
   if (replicas_) start_from_rank0_weights();
+  if (ema_ && ema_->updates() == 0) ema_->reset(*model_);  // rank 0's weights, or loaded ones
+  if (scheduler_) set_learning_rate(*optimizer_, scheduler_->lr(), options_.lr_scales);  // a warm-up's first lr
   for (auto& cb : callbacks_) cb->on_fit_start(*this);
   for (int64_t epoch = completed_epochs() + 1; epoch <= options_.epochs && !stop_requested_; ++epoch) {
     EpochMetrics m = train_epoch(train, epoch);
@@ -244,7 +254,9 @@ json Trainer::state() const {
                 {"correct", position_->correct}, {"seen", position_->seen},
                 {"loss_total", position_->loss_total}, {"seconds", position_->seconds}};
   }
-  return {{"history", history}, {"callbacks", callbacks}, {"stop_reason", stop_reason_}, {"epoch_position", position}};
+  return {{"history", history},          {"callbacks", callbacks},
+          {"stop_reason", stop_reason_},  {"epoch_position", position},
+          {"ema_updates", ema_ ? json(ema_->updates()) : json()}};
 }
 
 void Trainer::load_state(const json& state) {

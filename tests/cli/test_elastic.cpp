@@ -81,6 +81,18 @@ TEST_F(Elastic, ResumeAutoTrainsOnceThenSaysAlreadyFinishedAndRefusesAChangedCon
   EXPECT_EQ(changed.code, 2) << changed.output;
   EXPECT_NE(changed.output.find("optimizer.lr: 0.05 -> 0.1"), std::string::npos) << changed.output;
   EXPECT_EQ(folder_snapshot(out), before);
+
+  // A folder an older deepl wrote: its config lacks keys added since, which count as their defaults.
+  const std::filesystem::path older = dir_ / "older";
+  std::filesystem::copy(out, older, std::filesystem::copy_options::recursive);
+  std::filesystem::remove(older / "checkpoints/last.pt");
+  nlohmann::json stored = read_json_file(older / "config.json");
+  stored.erase("eval");
+  stored["train"].erase("ema");
+  write_json_file(older / "config.json", stored);
+  const auto upgraded = run_deepl("train --config " + cfg + " --out " + older.string() + " --resume auto");
+  EXPECT_EQ(upgraded.code, 0) << upgraded.output;
+  EXPECT_NE(upgraded.output.find("already finished"), std::string::npos) << upgraded.output;
 }
 
 TEST_F(Elastic, StepCheckpointsLetASigkilledRunFinishWithTheSameWeights) {

@@ -18,6 +18,7 @@
 #include "deepl/models/vgg.h"
 #include "deepl/run/experiment.h"
 #include "deepl/train/checkpoint.h"
+#include "deepl/train/optim.h"
 
 using namespace deepl;
 using deepl::testing::error_message;
@@ -180,6 +181,38 @@ TEST_F(Interop, ResNet18LayoutIsTorchvisionsResNet18) {
                                 {"widths", {64, 128, 256, 512}}, {"strides", {1, 2, 2, 2}}};
   auto net = resnet_with_statistics(model, models::InputSpec{3, 64, 64, 1000});
   expect_same_logits(*net, model, torch::randn({2, 3, 64, 64}), "torchvision");
+}
+
+namespace {
+
+// The learning rate before each of `steps` optimizer steps, from deepl's scheduler for `section`
+// (an epoch ends every `steps_per_epoch` steps) and from PyTorch's (schedule_lrs.py ARGS).
+void expect_pytorchs_learning_rates(const nlohmann::json& section, int64_t epochs, int64_t steps_per_epoch,
+                                    const std::string& args) {
+  const auto exp = config::resolve_experiment({{"name", "s"}, {"model", {{"type", "mlp"}}}, {"scheduler", section}});
+  train::LrScheduler ours(exp.json["scheduler"], 0.1, epochs, steps_per_epoch);
+  int code = 0;
+  std::istringstream theirs(
+      run_command(fmt::format("{} {} {}", kPython, (kSource / "tests/interop/schedule_lrs.py").string(), args), &code));
+  ASSERT_EQ(code, 0) << theirs.str();
+  std::string line;
+  for (int64_t step = 0; step < epochs * steps_per_epoch; ++step) {
+    ASSERT_TRUE(std::getline(theirs, line)) << "step " << step;
+    EXPECT_NEAR(ours.lr(), std::stod(line), 1e-9) << section.dump() << " step " << step;
+    ours.step_batch();
+    if ((step + 1) % steps_per_epoch == 0) ours.step({});
+  }
+}
+
+}  // namespace
+
+TEST_F(Interop, PerStepSchedulesArePytorchs) {
+  expect_pytorchs_learning_rates({{"type", "onecycle"}}, 4, 10, "onecycle 0.1 40 0.3 25 10000");
+  expect_pytorchs_learning_rates({{"type", "onecycle"}, {"pct_start", 0.25}, {"div_factor", 10}, {"final_div_factor", 100}},
+                                 3, 7, "onecycle 0.1 21 0.25 10 100");
+  expect_pytorchs_learning_rates(
+      {{"type", "cosine"}, {"interval", "step"}, {"warmup_epochs", 1.5}, {"warmup_start_factor", 0.2}, {"min_lr", 0.001}}, 5,
+      6, "warmup_cosine 0.1 30 9 0.2 0.001");
 }
 
 TEST_F(Interop, WrongArchitectureListsTheMismatches) {

@@ -98,6 +98,15 @@ TEST(Config, ConsistencyChecks) {
   raw["data"] = {{"val_fraction", 0}};
   EXPECT_NE(config_error(raw).find("needs a validation split"), std::string::npos);
   raw = minimal();
+  raw["eval"] = {{"tta", {"hflip", "vflip"}}};
+  EXPECT_EQ(config_error(raw), "/eval/tta: unknown augmentation \"vflip\" (known: \"hflip\")");
+  raw = minimal();
+  raw["scheduler"] = {{"type", "plateau"}, {"interval", "step"}};
+  EXPECT_NE(config_error(raw).find("/scheduler/interval: plateau"), std::string::npos);
+  raw = minimal();
+  raw["data"] = {{"random_erasing", 0.5}, {"random_erasing_scale", {0.4, 0.1}}};
+  EXPECT_EQ(config_error(raw), "/data/random_erasing_scale: expected [low, high] with low <= high");
+  raw = minimal();
   raw["model"] = {{"type", "logistic"}};
   raw["train"] = {{"label_smoothing", 0.1}};
   EXPECT_EQ(config_error(raw), "/train/label_smoothing: applies to classification; model \"logistic\" is not a classifier");

@@ -224,3 +224,33 @@ TEST(RealData, MnistAndFashionLoadWithTheRightShapes) {
     EXPECT_GT(torch::bincount(test.labels, {}, 10).min().item<int64_t>(), 800) << "every class is present";
   }
 }
+
+// torchvision's RandomErasing(p=0.5, scale=(0.02, 0.33), ratio=(0.3, 3.3), value=0): about half the
+// images get one zeroed rectangle whose area and aspect ratio (h / w) lie in those ranges, up to
+// the rounding of h and w to whole pixels.
+TEST(Loader, RandomErasingFollowsTorchvisionsDefinition) {
+  const int64_t n = 4000;
+  const torch::Tensor x = torch::full({n, 1, 28, 28}, 255.0f);
+  torch::Generator gen = at::detail::createCPUGenerator(5);
+  const torch::Tensor out = data::random_erasing(0.5)(x, gen);
+  ASSERT_EQ(out.sizes(), x.sizes());
+  const torch::Tensor zero = out.select(1, 0) == 0;
+  const torch::Tensor count = zero.sum({1, 2}), h = zero.any(2).sum(1), w = zero.any(1).sum(1);
+  EXPECT_TRUE(torch::equal(count, h * w)) << "each erased area is one rectangle";
+  const torch::Tensor erased = count > 0;
+  EXPECT_NEAR(erased.to(torch::kFloat64).mean().item<double>(), 0.5, 0.03);
+  const torch::Tensor area = count.index({erased}).to(torch::kFloat64) / 784.0;
+  EXPECT_GE(area.min().item<double>(), 0.02 * 0.6);  // rounding 3.96 x 3.96 down to 3 x 4 pixels at worst
+  EXPECT_LE(area.max().item<double>(), 0.33 * 1.35);
+  const torch::Tensor aspect = h.index({erased}).to(torch::kFloat64) / w.index({erased}).to(torch::kFloat64);
+  EXPECT_GE(aspect.min().item<double>(), 0.3 * 0.6);
+  EXPECT_LE(aspect.max().item<double>(), 3.3 / 0.6);
+  EXPECT_GT(area.std().item<double>(), 0.05) << "areas spread over the range";
+
+  torch::Generator again = at::detail::createCPUGenerator(5);
+  EXPECT_TRUE(torch::equal(data::random_erasing(0.5)(x, again), out)) << "seeded";
+  torch::Generator other = at::detail::createCPUGenerator(5);
+  EXPECT_TRUE(torch::equal(data::random_erasing(0.0)(x, other), x)) << "p = 0 erases nothing";
+  torch::Generator all = at::detail::createCPUGenerator(5);
+  EXPECT_GT((data::random_erasing(1.0)(x, all).select(1, 0) == 0).any(2).any(1).to(torch::kFloat64).mean().item<double>(), 0.99);
+}

@@ -105,3 +105,19 @@ TEST(Inference, ResNetBlocksRunFoldedOnOneDnnAndMatchEager) {
   train_briefly(*v2);
   expect_plan_matches_eager(*v2, false, 1e-5, at::hasMKLDNN() ? 1 : 0);  // its blocks run their own forward
 }
+
+TEST(Inference, FlipTtaAveragesTheImageAndItsMirror) {
+  seed_everything(8);
+  auto net = build(fashion_cnn());
+  train_briefly(*net);
+  const torch::Tensor x = torch::rand({6, 1, 28, 28});
+  torch::InferenceMode guard;
+  const torch::Tensor expected = (net->forward(x) + net->forward(x.flip({3}))) / 2;
+  const train::Precision fp32{false, false, "", false};
+  const torch::Tensor tta = eval::InferencePlan(*net, fp32, true).forward(x);
+  EXPECT_LE((tta - expected).abs().max().item<double>(), 1e-5 * (1 + expected.abs().max().item<double>()));
+  EXPECT_GT((tta - net->forward(x)).abs().max().item<double>(), 1e-4) << "the mirror image counts";
+  const torch::Tensor symmetric = x + x.flip({3});
+  EXPECT_LE((eval::InferencePlan(*net, fp32, true).forward(symmetric) - net->forward(symmetric)).abs().max().item<double>(),
+            1e-4) << "a symmetric image is its own mirror";
+}

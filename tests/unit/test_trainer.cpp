@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "../test_util.h"
+#include "deepl/config/config.h"
 #include "deepl/core/runtime.h"
 #include "deepl/models/zoo.h"
 #include "deepl/train/callbacks.h"
@@ -26,17 +27,22 @@ struct Setup {
   std::unique_ptr<train::Trainer> trainer;
 };
 
-// A small dropout MLP with Adam and a step schedule: every piece of state a resume must restore.
-Setup make_setup(int64_t epochs, double lr = 1e-2) {
+const json kStepSchedule = {{"type", "step"}, {"step_size", 1}, {"gamma", 0.5}};
+
+// A small dropout MLP with Adam and a schedule (by default a step one): every piece of state a
+// resume must restore. `steps_per_epoch` is the loader's batch count (8 for 256 examples).
+Setup make_setup(int64_t epochs, double lr = 1e-2, const json& schedule = kStepSchedule, int64_t steps_per_epoch = 8,
+                 double ema_decay = 0.0) {
   configure_threads(1);
   seed_everything(11);
   Setup s;
   s.model = std::make_shared<models::MlpImpl>(models::MlpOptions(784, 10).hidden({32}).dropout({0.2}));
   s.optimizer = std::make_shared<torch::optim::Adam>(s.model->parameters(), torch::optim::AdamOptions(lr));
-  s.scheduler = std::make_shared<train::LrScheduler>(
-      json{{"type", "step"}, {"step_size", 1}, {"gamma", 0.5}, {"min_lr", 0.0}}, lr, epochs);
+  const auto exp = config::resolve_experiment({{"name", "s"}, {"model", {{"type", "mlp"}}}, {"scheduler", schedule}});
+  s.scheduler = std::make_shared<train::LrScheduler>(exp.json["scheduler"], lr, epochs, steps_per_epoch);
   train::TrainerOptions o;
   o.epochs = epochs;
+  o.ema_decay = ema_decay;
   s.trainer = std::make_unique<train::Trainer>(s.model, s.optimizer, s.scheduler, o);
   return s;
 }
@@ -71,6 +77,7 @@ void resume_into(Setup& s, const std::filesystem::path& path) {
   train::load_optimizer_state(*s.optimizer, ckpt.optimizer, path.string());
   s.trainer->load_state(ckpt.meta["trainer"]);
   s.scheduler->load_state(ckpt.meta["scheduler"]);
+  if (auto* average = s.trainer->weight_average()) average->load(ckpt.ema, ckpt.meta["trainer"]["ema_updates"], path.string());
   train::restore_rng(ckpt.rng);
 }
 
@@ -143,14 +150,22 @@ TEST(Trainer, ResumeEqualsUninterruptedRun) {
   EXPECT_DOUBLE_EQ(train::learning_rate(*resumed.optimizer), train::learning_rate(*full.optimizer));
 }
 
-TEST(Trainer, CheckpointsEveryNStepsChangeNothingAndResumeMidEpochExactly) {
+namespace {
+
+void expect_same_tensors(const std::map<std::string, torch::Tensor>& a, const std::map<std::string, torch::Tensor>& b) {
+  ASSERT_EQ(a.size(), b.size());
+  for (const auto& [name, t] : a) EXPECT_TRUE(torch::equal(t, b.at(name))) << name;
+}
+
+void expect_mid_epoch_resume_is_exact(const json& schedule, double ema_decay) {
   const auto d = synthetic(256, 3);  // 8 batches of 32 per epoch
   TempDir dir;
-  auto full = make_setup(2);
+  auto full = make_setup(2, 1e-2, schedule, 8, ema_decay);
   auto l1 = loader(d, true);
   full.trainer->fit(l1, nullptr);
 
-  auto stepped = make_setup(2);
+  auto stepped = make_setup(2, 1e-2, schedule, 8, ema_decay);
+
   train::CheckpointSchedule every_3_steps;
   every_3_steps.every_steps = 3;
   stepped.trainer->add_callback(
@@ -163,13 +178,50 @@ TEST(Trainer, CheckpointsEveryNStepsChangeNothingAndResumeMidEpochExactly) {
   expect_same_weights(*full.model, *stepped.model);
   ASSERT_TRUE(std::filesystem::exists(dir / "mid.pt"));
 
-  auto resumed = make_setup(2);
+  auto resumed = make_setup(2, 1e-2, schedule, 8, ema_decay);
   resume_into(resumed, dir / "mid.pt");
   EXPECT_EQ(resumed.trainer->completed_epochs(), 1);
   auto l3 = loader(d, true);
   resumed.trainer->fit(l3, nullptr);
   expect_same_weights(*full.model, *resumed.model);
   EXPECT_EQ(full.trainer->history().back().train_loss, resumed.trainer->history().back().train_loss);
+  if (ema_decay > 0) expect_same_tensors(full.trainer->weight_average()->weights(), resumed.trainer->weight_average()->weights());
+}
+
+}  // namespace
+
+TEST(Trainer, CheckpointsEveryNStepsChangeNothingAndResumeMidEpochExactly) {
+  // The step schedule changes the lr between epochs; onecycle after every batch, here with a
+  // weight average that must resume exactly too.
+  for (const auto& [schedule, ema] : {std::pair<json, double>{kStepSchedule, 0.0}, {json{{"type", "onecycle"}}, 0.9}}) {
+    SCOPED_TRACE(schedule.dump());
+    expect_mid_epoch_resume_is_exact(schedule, ema);
+  }
+}
+
+TEST(Trainer, PerStepScheduleChangesTheLearningRateEveryBatch) {
+  const auto d = synthetic(256, 3);
+  auto s = make_setup(2, 1e-2, {{"type", "cosine"}, {"interval", "step"}, {"warmup_epochs", 0.5}});
+  struct Lrs : train::Callback {
+    void on_batch_end(train::Trainer& t, const train::BatchProgress&) override { seen.push_back(train::learning_rate(t.optimizer())); }
+    std::vector<double> seen;
+  };
+  auto lrs = std::make_shared<Lrs>();
+  s.trainer->add_callback(lrs);
+  auto l = loader(d, true);
+  s.trainer->fit(l, nullptr);
+  ASSERT_EQ(lrs->seen.size(), 2u);  // progress is read at each epoch's last batch
+  // After epoch 1 (8 of 16 steps, 4 of them warm-up): cosine at t = 4/12; after epoch 2: min_lr 0.
+  EXPECT_NEAR(lrs->seen[0], 0.5 * 1e-2 * (1 + std::cos(M_PI * 4.0 / 12.0)), 1e-12);
+  EXPECT_NEAR(lrs->seen[1], 0.0, 1e-12);
+}
+
+TEST(Trainer, ScheduleResumesFromOlderCheckpointsState) {
+  // A scheduler state written before per-step schedules has no steps_done / plateau_lr.
+  auto s = make_setup(4, 1e-2, {{"type", "plateau"}, {"patience", 0}, {"factor", 0.5}});
+  s.scheduler->load_state({{"epochs_done", 2}, {"lr", 0.0025}, {"best", 0.9}, {"has_best", true}, {"bad_epochs", 0}});
+  EXPECT_DOUBLE_EQ(s.scheduler->step({{"val_loss", 0.1}}), 0.00125) << "decays from the saved lr";
+  EXPECT_EQ(s.scheduler->state()["steps_done"], 16) << "2 whole epochs of 8 steps";
 }
 
 TEST(Trainer, EarlyStoppingStopsAfterPatience) {
@@ -351,4 +403,67 @@ TEST(Optim, NoDecayBiasBnLeavesBiasesAndBatchNormUndecayed) {
   }
   auto net = conv_bn_linear_with_zero_gradients();
   EXPECT_EQ(train::parameter_groups(*net, 1.0).size(), 1u) << "off: one group, decayed";
+}
+
+namespace {
+
+// A conv + batch norm network (an integer buffer too), every weight set to `value`.
+std::shared_ptr<models::CnnImpl> constant_cnn(float value) {
+  models::CnnBlock block;
+  block.convs = {{2, 3, 1, 1}};
+  block.batch_norm = true;
+  auto net = std::make_shared<models::CnnImpl>(models::CnnOptions(1, 4, 4, 3).blocks({block}));
+  torch::NoGradGuard no_grad;
+  for (auto& p : net->parameters()) p.fill_(value);
+  return net;
+}
+
+}  // namespace
+
+TEST(Ema, FollowsTimmsModelEmaDefinition) {
+  auto net = constant_cnn(1.0f);
+  train::WeightAverage plain(*net, 0.9, false), warm(*net, 0.9, true);
+  EXPECT_DOUBLE_EQ(warm.next_decay(), 0.0) << "1 - (1 + 0)^(-2/3)";
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& p : net->parameters()) p.fill_(3.0f);
+    net->named_buffers()["features.1.num_batches_tracked"].fill_(7);
+  }
+  plain.update(*net);
+  warm.update(*net);
+  EXPECT_NEAR(warm.next_decay(), 1 - std::pow(2.0, -2.0 / 3.0), 1e-12);
+  for (const auto& [name, t] : plain.weights()) {
+    if (name.find("num_batches_tracked") != std::string::npos) {
+      EXPECT_EQ(t.item<int64_t>(), 7) << "integer buffers are copied";
+    } else if (name.find("running") == std::string::npos) {
+      EXPECT_TRUE(torch::allclose(t, torch::full_like(t, 0.9 * 1 + 0.1 * 3))) << name;
+      EXPECT_TRUE(torch::allclose(warm.weights().at(name), torch::full_like(t, 3.0))) << "decay 0: the weights";
+    }
+  }
+  plain.swap(*net);
+  EXPECT_FLOAT_EQ(net->named_parameters()["classifier.1.bias"][0].item<float>(), 1.2f);
+  plain.swap(*net);
+  EXPECT_FLOAT_EQ(net->named_parameters()["classifier.1.bias"][0].item<float>(), 3.0f);
+}
+
+TEST(Ema, ValidationUsesTheAverageAndBestPtHoldsItLastPtBoth) {
+  const auto d = synthetic(256, 3);
+  TempDir dir;
+  auto s = make_setup(1, 1e-2, kStepSchedule, 8, 0.9);
+  s.trainer->add_callback(std::make_shared<train::Checkpointer>(dir.path(), "val_accuracy", train::CheckpointSchedule{},
+                                                                [] { return json::object(); }));
+  auto l = loader(d, true), val = loader(synthetic(128, 4), false);
+  s.trainer->fit(l, &val);
+  const auto average = s.trainer->weight_average()->weights();
+  const auto best = train::read_checkpoint(dir / "best.pt"), last = train::read_checkpoint(dir / "last.pt");
+  EXPECT_EQ(best.meta["weights"], "ema");
+  expect_same_tensors(best.model, average);
+  EXPECT_TRUE(best.ema.empty());
+  EXPECT_EQ(last.meta["weights"], "trained");
+  expect_same_tensors(last.model, train::model_state_dict(*s.model));
+  expect_same_tensors(last.ema, average);
+  EXPECT_FALSE(torch::equal(average.at("1.weight"), s.model->named_parameters()["1.weight"])) << "the average lags";
+  train::ScopedAveragedWeights averaged(s.trainer->weight_average(), *s.model);
+  EXPECT_EQ(*s.trainer->history().back().val_accuracy,
+            eval::evaluate(*s.model, models::Task::kClassification, val, 10).metrics.accuracy);
 }

@@ -46,6 +46,12 @@ using Transform = std::function<torch::Tensor(const torch::Tensor& inputs, torch
 Transform random_crop(int64_t padding);
 /// Flips each image left-right with probability p.
 Transform horizontal_flip(double p = 0.5);
+/// torchvision's RandomErasing(p, scale, ratio, value=0): with probability p, zeroes one rectangle
+/// of each image, of area scale x the image's and aspect ratio log-uniform in `ratio`, drawn
+/// with up to 10 attempts to fit (none fits: the image is left alone). Whole batches at once: the
+/// rectangles become one mask, no per-image tensors.
+Transform random_erasing(double p, std::pair<double, double> scale = {0.02, 0.33},
+                         std::pair<double, double> ratio = {0.3, 3.3});
 
 struct LoaderOptions {
   int64_t batch_size = 64;  // global batch: each of world_size ranks takes batch_size / world_size

@@ -21,7 +21,9 @@ namespace deepl::eval {
 class InferencePlan {
  public:
   /// Prepares `model` (put it in eval mode first); bf16 runs the plan in bfloat16 like autocast.
-  InferencePlan(models::NetworkImpl& model, const train::Precision& precision);
+  /// With `hflip_tta` (test-time augmentation), outputs are the mean of those for the images and
+  /// for their left-right mirror images.
+  InferencePlan(models::NetworkImpl& model, const train::Precision& precision, bool hflip_tta = false);
 
   /// Float32 outputs for a batch of inputs (call under InferenceMode or NoGradGuard).
   torch::Tensor forward(const torch::Tensor& inputs) const;
@@ -38,11 +40,13 @@ class InferencePlan {
   };
   void add_layers(torch::nn::Sequential layers);
   torch::Tensor run_steps(torch::Tensor x) const;
+  torch::Tensor forward_once(const torch::Tensor& inputs) const;
 
   models::NetworkImpl* model_;
   std::vector<Step> steps_;
   train::Precision precision_;
   int onednn_layers_ = 0;
+  bool hflip_tta_ = false;
   mutable bool fallback_ = false;
 };
 

@@ -52,8 +52,9 @@ struct Evaluation {
   torch::Tensor confidence;   // float [N]: probability given to the predicted class
 };
 
-/// Runs the model over every batch in inference mode and collects metrics and predictions.
+/// Runs the model over every batch in inference mode and collects metrics and predictions;
+/// `hflip_tta`: with flip test-time augmentation (see InferencePlan).
 Evaluation evaluate(models::NetworkImpl& model, models::Task task, const data::BatchLoader& loader,
-                    int64_t num_classes, const train::Precision& precision = {});
+                    int64_t num_classes, const train::Precision& precision = {}, bool hflip_tta = false);
 
 }  // namespace deepl::eval

@@ -68,13 +68,15 @@ class Checkpointer : public Callback {
   void on_snapshot(Trainer& trainer) override;
   nlohmann::json state() const override;
   void load_state(const nlohmann::json& state) override;
-  /// Writes a checkpoint of the trainer's current state to `path`.
-  void save(Trainer& trainer, const std::filesystem::path& path) const;
+  /// Writes a checkpoint of the trainer's current state to `path`. When the trainer keeps a weight
+  /// average, `averaged` stores it as the model's weights (best.pt: what validation measured),
+  /// else the trained weights with the average next to them (last.pt: what a resume needs).
+  void save(Trainer& trainer, const std::filesystem::path& path, bool averaged = false) const;
 
  private:
   using Clock = std::chrono::steady_clock;
   void write_last(Trainer& trainer);
-  void timed_save(Trainer& trainer, const std::filesystem::path& path);
+  void timed_save(Trainer& trainer, const std::filesystem::path& path, bool averaged = false);
 
   std::filesystem::path dir_;
   std::string monitor_;

@@ -7,6 +7,7 @@
 //                (PyTorch's optimizer.state_dict() layout; lr is restored too, unlike torch::load)
 //   "rng": the global CPU generator's state (uint8 tensor)
 //   "meta": JSON text: resolved config, epoch, trainer/callback state, scheduler state, data stats
+//   "ema": {state-dict name -> tensor}, the weight average (train.ema), when the run keeps one
 // Files are written atomically; loading checks names and shapes strictly and lists mismatches.
 #include <torch/optim/optimizer.h>
 #include <torch/types.h>
@@ -27,14 +28,17 @@ struct Checkpoint {
   c10::IValue optimizer;  // None when the file has none
   torch::Tensor rng;      // undefined when the file has none
   nlohmann::json meta;
+  std::map<std::string, torch::Tensor> ema;  // empty when the file has none
 };
 
 /// The model's parameters and buffers by their PyTorch state-dict names.
 std::map<std::string, torch::Tensor> model_state_dict(const models::NetworkImpl& model);
 
-/// Writes a checkpoint atomically. `optimizer` may be null (weights-only checkpoint).
+/// Writes a checkpoint atomically. `optimizer` may be null (weights-only checkpoint); `ema`, the
+/// weight average, is stored when not empty.
 void save_checkpoint(const std::filesystem::path& path, const models::NetworkImpl& model,
-                     const torch::optim::Optimizer* optimizer, const nlohmann::json& meta, bool with_rng = true);
+                     const torch::optim::Optimizer* optimizer, const nlohmann::json& meta, bool with_rng = true,
+                     const std::map<std::string, torch::Tensor>& ema = {});
 /// Reads and checks a checkpoint; throws a data error naming the file when it is not one.
 Checkpoint read_checkpoint(const std::filesystem::path& path);
 

@@ -41,22 +41,38 @@ void set_learning_rate(torch::optim::Optimizer& optimizer, double lr, const std:
 /// The learning rate of the first parameter group (the head's).
 double learning_rate(const torch::optim::Optimizer& optimizer);
 
-/// Per-epoch learning-rate schedule: none, step, cosine (to min_lr over the run), plateau.
+/// Learning-rate schedule of a `scheduler` config section: none, step, cosine (to min_lr over the
+/// run), plateau, each per epoch or (interval "step") per batch, after an optional linear warm-up;
+/// or onecycle, always per batch. The shapes are PyTorch's: LinearLR for the warm-up, then
+/// CosineAnnealingLR over the remaining steps (as SequentialLR chains them); OneCycleLR with
+/// cosine annealing (its learning rate; momentum is not cycled).
 class LrScheduler {
  public:
-  LrScheduler(const nlohmann::json& section, double base_lr, int64_t total_epochs);
+  LrScheduler(const nlohmann::json& section, double base_lr, int64_t total_epochs, int64_t steps_per_epoch = 1);
   /// The lr for the next epoch, given the metrics of the epoch that just ended.
   double step(const std::map<std::string, double>& metrics);
+  /// Counts one optimizer step; returns the lr for the next one.
+  double step_batch();
+  /// Whether the lr changes between batches (step_batch's value must then be applied).
+  bool per_step() const;
   double lr() const { return lr_; }
   nlohmann::json state() const;
   void load_state(const nlohmann::json& state);
 
  private:
+  double scheduled_lr() const;
+  double one_cycle_lr() const;
+
   nlohmann::json section_;
+  std::string type_;
   double base_lr_;
   int64_t total_epochs_;
+  int64_t steps_per_epoch_;
+  int64_t warmup_steps_;
   int64_t epochs_done_ = 0;
+  int64_t steps_done_ = 0;
   double lr_;
+  double plateau_lr_;  // plateau: the lr after its decays so far
   double best_ = 0;
   bool has_best_ = false;
   int64_t bad_epochs_ = 0;

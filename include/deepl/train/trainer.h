@@ -17,6 +17,7 @@
 #include "deepl/eval/metrics.h"
 #include "deepl/models/network.h"
 #include "deepl/models/registry.h"
+#include "deepl/train/ema.h"
 #include "deepl/train/optim.h"
 #include "deepl/train/precision.h"
 
@@ -96,6 +97,11 @@ struct TrainerOptions {
   int64_t epochs = 1;
   double grad_clip = 0.0;  // max gradient norm; 0: off
   double label_smoothing = 0.0;  // of the training loss (classification), as nn.CrossEntropyLoss(label_smoothing=)
+  bool hflip_tta = false;        // validate with flip test-time augmentation
+  /// Keep an exponential moving average of the weights with this decay (0: none); validation then
+  /// uses the average (see ema.h).
+  double ema_decay = 0.0;
+  bool ema_warmup = true;
   models::Task task = models::Task::kClassification;
   int64_t num_classes = 10;
   int64_t refresh_every = 10;  // batches between reads of the running loss (a sync point)
@@ -130,6 +136,8 @@ class Trainer {
   std::shared_ptr<models::NetworkImpl> model_ptr() { return model_; }
   torch::optim::Optimizer& optimizer() { return *optimizer_; }
   LrScheduler* scheduler() { return scheduler_.get(); }
+  /// The weight average (null unless options.ema_decay > 0).
+  WeightAverage* weight_average() { return ema_.get(); }
   const TrainerOptions& options() const { return options_; }
   const std::vector<EpochMetrics>& history() const { return history_; }
   int64_t completed_epochs() const { return static_cast<int64_t>(history_.size()); }
@@ -164,6 +172,7 @@ class Trainer {
   std::shared_ptr<models::NetworkImpl> model_;
   std::shared_ptr<torch::optim::Optimizer> optimizer_;
   std::shared_ptr<LrScheduler> scheduler_;
+  std::unique_ptr<WeightAverage> ema_;
   TrainerOptions options_;
   std::vector<std::shared_ptr<Callback>> callbacks_;
   std::shared_ptr<Replicas> replicas_;
