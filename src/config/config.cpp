@@ -62,15 +62,20 @@ std::vector<Field> build_fields() {
   };
   std::vector<Field> scheduler = {
       choice("type", "none", {"none", "step", "cosine", "plateau", "onecycle"},
-             "learning-rate schedule; onecycle: torch.optim.lr_scheduler.OneCycleLR's (max_lr = optimizer.lr), per batch"),
+             "learning-rate schedule; onecycle: torch.optim.lr_scheduler.OneCycleLR's (max_lr = optimizer.lr), "
+             "per batch"),
       choice("interval", "epoch", {"epoch", "step"}, "step, cosine: change the lr once per epoch or after every batch"),
       ranged(make_field("warmup_epochs", FieldType::kNumber, 0.0,
                         "linear warm-up over this many epochs (fractions allowed), per batch, as LinearLR; cosine "
                         "anneals over the rest (SequentialLR(LinearLR, CosineAnnealingLR))"), 0.0, 1e6),
-      ranged(make_field("warmup_start_factor", FieldType::kNumber, 0.1, "warm-up: first lr = this x optimizer.lr"), 1e-6, 1.0),
-      ranged(make_field("pct_start", FieldType::kNumber, 0.3, "onecycle: fraction of the steps spent raising the lr"), 0.01, 0.99),
-      ranged(make_field("div_factor", FieldType::kNumber, 25.0, "onecycle: first lr = optimizer.lr / div_factor"), 1.0, 1e6),
-      ranged(make_field("final_div_factor", FieldType::kNumber, 1e4, "onecycle: last lr = first lr / final_div_factor"), 1.0, 1e9),
+      ranged(make_field("warmup_start_factor", FieldType::kNumber, 0.1, "warm-up: first lr = this x optimizer.lr"),
+             1e-6, 1.0),
+      ranged(make_field("pct_start", FieldType::kNumber, 0.3, "onecycle: fraction of the steps spent raising the lr"),
+             0.01, 0.99),
+      ranged(make_field("div_factor", FieldType::kNumber, 25.0, "onecycle: first lr = optimizer.lr / div_factor"), 1.0,
+             1e6),
+      ranged(make_field("final_div_factor", FieldType::kNumber, 1e4, "onecycle: last lr = first lr / final_div_factor"),
+             1.0, 1e9),
       ranged(make_field("step_size", FieldType::kInt, 10, "step: epochs between decays"), 1, 1e6),
       ranged(make_field("gamma", FieldType::kNumber, 0.1, "step: decay factor"), 0.0, 1.0),
       ranged(make_field("min_lr", FieldType::kNumber, 0.0, "cosine/plateau: lower bound of the lr"), 0.0, 100.0),

@@ -119,13 +119,18 @@ Transform random_erasing(double p, std::pair<double, double> scale, std::pair<do
     const torch::Tensor first = std::get<1>(fits.to(torch::kInt64).max(1, true));  // [b, 1]
     const torch::Tensor eh = h.gather(1, first).squeeze(1), ew = w.gather(1, first).squeeze(1);
     const torch::Tensor applies = erase & fits.any(1);
-    const torch::Tensor top = (torch::rand({b}, gen, f64) * (height - eh + 1).to(torch::kFloat64)).floor().to(torch::kInt64);
-    const torch::Tensor left = (torch::rand({b}, gen, f64) * (width - ew + 1).to(torch::kFloat64)).floor().to(torch::kInt64);
+    // Uniform integers in [0, size - extent], as torch.randint(0, size - extent + 1).
+    const auto offset = [&](int64_t size, const torch::Tensor& extent) {
+      return (torch::rand({b}, gen, f64) * (size - extent + 1).to(torch::kFloat64)).floor().to(torch::kInt64);
+    };
+    const torch::Tensor top = offset(height, eh);
+    const torch::Tensor left = offset(width, ew);
     const torch::Tensor rows = torch::arange(height, torch::kInt64).view({1, height});
     const torch::Tensor cols = torch::arange(width, torch::kInt64).view({1, width});
     const torch::Tensor in_rows = (rows >= top.view({b, 1})) & (rows < (top + eh).view({b, 1}));
     const torch::Tensor in_cols = (cols >= left.view({b, 1})) & (cols < (left + ew).view({b, 1}));
-    const torch::Tensor mask = (in_rows.view({b, 1, height, 1}) & in_cols.view({b, 1, 1, width})) & applies.view({b, 1, 1, 1});
+    const torch::Tensor mask =
+        in_rows.view({b, 1, height, 1}) & in_cols.view({b, 1, 1, width}) & applies.view({b, 1, 1, 1});
     return x.masked_fill(mask, 0.0);
   };
 }

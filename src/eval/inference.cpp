@@ -61,7 +61,8 @@ OneDnnOp onednn_convolution(torch::nn::Conv2dImpl& conv, torch::nn::BatchNorm2dI
   const auto pad = to_vector(**compat::variant_get_if<torch::ExpandingArray<2>>(conv.options.padding()));
   const auto stride = to_vector(*conv.options.stride()), dilation = to_vector(*conv.options.dilation());
   const int64_t groups = conv.options.groups();
-  const Tensor packed = at::mkldnn_reorder_conv2d_weight(weight.contiguous().to_mkldnn(dtype), pad, stride, dilation, groups);
+  const Tensor packed =
+      at::mkldnn_reorder_conv2d_weight(weight.contiguous().to_mkldnn(dtype), pad, stride, dilation, groups);
   const Tensor packed_bias = bias.defined() ? bias.to(dtype).contiguous().to_mkldnn() : Tensor();
   return [=](const Tensor& x) { return at::mkldnn_convolution(x, packed, packed_bias, pad, stride, dilation, groups); };
 }

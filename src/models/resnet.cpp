@@ -58,13 +58,16 @@ ResNetImpl::ResNetImpl(const ResNetOptions& o) : options(o) {
     stem->push_back("bn1", torch::nn::BatchNorm2d(o.stem_channels()));
     stem->push_back("relu", torch::nn::ReLU());
   }
-  if (o.stem_pool()) stem->push_back("maxpool", torch::nn::MaxPool2d(torch::nn::MaxPool2dOptions(3).stride(2).padding(1)));
+  if (o.stem_pool()) {
+    stem->push_back("maxpool", torch::nn::MaxPool2d(torch::nn::MaxPool2dOptions(3).stride(2).padding(1)));
+  }
   add_stage("", stem);
   int64_t channels = o.stem_channels();
   for (size_t s = 0; s < blocks.size(); ++s) {
     torch::nn::Sequential layer;
     for (int64_t b = 0; b < blocks[s]; ++b) {
-      layer->push_back(BasicBlock(BasicBlockOptions(channels, o.widths()[s]).stride(b == 0 ? o.strides()[s] : 1).preact(o.preact())));
+      const int64_t stride = b == 0 ? o.strides()[s] : 1;
+      layer->push_back(BasicBlock(BasicBlockOptions(channels, o.widths()[s]).stride(stride).preact(o.preact())));
       channels = o.widths()[s];
     }
     add_stage(fmt::format("layer{}", s + 1), layer);
@@ -95,13 +98,14 @@ ModelEntry resnet_model_entry() {
   blocks.range(1, 64);
   Field widths = make_field("widths", FieldType::kIntList, json::array({32, 64, 128}), "output channels per stage");
   widths.range(1, 65536);
-  Field strides = make_field("strides", FieldType::kIntList, json::array({1, 2, 2}), "stride of each stage's first block");
+  Field strides =
+      make_field("strides", FieldType::kIntList, json::array({1, 2, 2}), "stride of each stage's first block");
   strides.range(1, 8);
   Field dropout = make_field("dropout", FieldType::kNumber, 0.0, "dropout before fc");
   dropout.range(0.0, 0.99);
-  e.fields = {stem_channels, stem_kernel, stem_stride,
-              make_field("stem_pool", FieldType::kBool, false, "3x3 stride-2 max-pool after the stem (torchvision: true)"),
-              blocks, widths, strides,
+  Field stem_pool =
+      make_field("stem_pool", FieldType::kBool, false, "3x3 stride-2 max-pool after the stem (torchvision: true)");
+  e.fields = {stem_channels, stem_kernel, stem_stride, stem_pool, blocks, widths, strides,
               make_field("preact", FieldType::kBool, false, "pre-activation blocks (BN-ReLU-conv) and a final norm"),
               dropout};
   e.build = [](const json& o, const InputSpec& in) -> std::shared_ptr<NetworkImpl> {

@@ -258,7 +258,8 @@ TrainResult train_experiment(const config::Experiment& exp, const TrainOptions& 
   data::BatchLoader val_loader =
       make_loader(train_inputs, prepared.split.val, d.at("eval_batch_size"), false, exp, prepared.stats, options.world);
   const json& o = exp.json.at("optimizer");
-  const auto groups = train::parameter_groups(*trained, o.at("backbone_lr_scale"), "features.", o.at("no_decay_bias_bn"));
+  const auto groups =
+      train::parameter_groups(*trained, o.at("backbone_lr_scale"), "features.", o.at("no_decay_bias_bn"));
   auto optimizer = train::make_optimizer(exp.json.at("optimizer"), groups);
   const json& t = exp.json.at("train");
   std::shared_ptr<train::LrScheduler> scheduler;
@@ -341,7 +342,8 @@ TrainResult train_experiment(const config::Experiment& exp, const TrainOptions& 
   const data::Dataset test = data::load_dataset(d.at("dataset"), data::Split::kTest, data::resolve_data_root(d.at("root")));
   const data::BatchLoader test_loader =
       make_loader(inputs_of(test, "test"), torch::Tensor(), d.at("eval_batch_size"), false, exp, prepared.stats);
-  const eval::Evaluation e = eval::evaluate(*trained, topts.task, test_loader, topts.num_classes, precision, topts.hflip_tta);
+  const eval::Evaluation e =
+      eval::evaluate(*trained, topts.task, test_loader, topts.num_classes, precision, topts.hflip_tta);
   result.test = e.metrics;
   result.wall_seconds = seconds_since(start);
   write_evaluation_reports(result.run_dir, e, test, exp.name + " test",

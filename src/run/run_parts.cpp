@@ -66,8 +66,11 @@ data::BatchLoader make_loader(const data::Dataset& dataset, const torch::Tensor&
     if (d.at("random_crop").get<int64_t>() > 0) o.transforms.push_back(data::random_crop(d.at("random_crop")));
     if (d.at("hflip").get<bool>()) o.transforms.push_back(data::horizontal_flip());
     if (d.at("random_erasing").get<double>() > 0) {
-      const auto pair = [&](const char* key) { return std::make_pair(d.at(key)[0].get<double>(), d.at(key)[1].get<double>()); };
-      o.transforms.push_back(data::random_erasing(d.at("random_erasing"), pair("random_erasing_scale"), pair("random_erasing_ratio")));
+      const auto range = [&](const char* key) {
+        return std::make_pair(d.at(key)[0].get<double>(), d.at(key)[1].get<double>());
+      };
+      o.transforms.push_back(
+          data::random_erasing(d.at("random_erasing"), range("random_erasing_scale"), range("random_erasing_ratio")));
     }
   }
   return data::BatchLoader(dataset, indices, o);

@@ -11,7 +11,8 @@
 
 namespace deepl::train {
 
-WeightAverage::WeightAverage(const models::NetworkImpl& model, double decay, bool warmup) : decay_(decay), warmup_(warmup) {
+WeightAverage::WeightAverage(const models::NetworkImpl& model, double decay, bool warmup)
+    : decay_(decay), warmup_(warmup) {
   reset(model);
 }
 
@@ -63,10 +64,12 @@ std::map<std::string, torch::Tensor> WeightAverage::weights() const {
   return out;
 }
 
-void WeightAverage::load(const std::map<std::string, torch::Tensor>& weights, int64_t updates, const std::string& origin) {
+void WeightAverage::load(const std::map<std::string, torch::Tensor>& weights, int64_t updates,
+                         const std::string& origin) {
   torch::NoGradGuard no_grad;
   if (weights.size() != names_.size()) {
-    throw_data(fmt::format("{}: the weight average has {} tensors, the model {}", origin, weights.size(), names_.size()));
+    throw_data(
+        fmt::format("{}: the weight average has {} tensors, the model {}", origin, weights.size(), names_.size()));
   }
   for (size_t i = 0; i < names_.size(); ++i) {
     const auto it = weights.find(names_[i]);

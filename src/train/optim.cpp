@@ -31,7 +31,8 @@ std::shared_ptr<torch::optim::Optimizer> build(const std::vector<ParamGroup>& gr
 std::vector<ParamGroup> parameter_groups(const torch::nn::Module& model, double backbone_lr_scale,
                                          const std::string& backbone_prefix, bool no_decay_bias_bn) {
   // head, head without decay, backbone, backbone without decay
-  std::vector<ParamGroup> groups = {{{}, 1.0, true}, {{}, 1.0, false}, {{}, backbone_lr_scale, true}, {{}, backbone_lr_scale, false}};
+  std::vector<ParamGroup> groups = {
+      {{}, 1.0, true}, {{}, 1.0, false}, {{}, backbone_lr_scale, true}, {{}, backbone_lr_scale, false}};
   for (const auto& item : model.named_parameters()) {
     const torch::Tensor& p = item.value();
     if (!p.requires_grad()) continue;
@@ -126,7 +127,8 @@ double LrScheduler::scheduled_lr() const {
   const double min_lr = section_.at("min_lr");
   double lr = base_lr_;
   if (type_ == "step") {
-    lr = base_lr_ * std::pow(section_.at("gamma").get<double>(), std::floor(epochs / section_.at("step_size").get<double>()));
+    const double decays = std::floor(epochs / section_.at("step_size").get<double>());
+    lr = base_lr_ * std::pow(section_.at("gamma").get<double>(), decays);
   } else if (type_ == "cosine") {
     const double warmup = static_cast<double>(warmup_steps_) / static_cast<double>(steps_per_epoch_);
     const double span = static_cast<double>(total_epochs_) - warmup;
@@ -144,7 +146,9 @@ double LrScheduler::scheduled_lr() const {
 
 // OneCycleLR(max_lr=lr, total_steps, pct_start, div_factor, final_div_factor, anneal_strategy="cos").
 double LrScheduler::one_cycle_lr() const {
-  const auto anneal = [](double start, double end, double pct) { return end + (start - end) / 2.0 * (std::cos(M_PI * pct) + 1); };
+  const auto anneal = [](double start, double end, double pct) {
+    return end + (start - end) / 2.0 * (std::cos(M_PI * pct) + 1);
+  };
   const double total = static_cast<double>(total_epochs_ * steps_per_epoch_);
   const double initial = base_lr_ / section_.at("div_factor").get<double>();
   const double final_lr = initial / section_.at("final_div_factor").get<double>();

@@ -108,7 +108,8 @@ EpochMetrics Trainer::train_epoch(data::BatchLoader& train, int64_t epoch) {
         AutocastGuard autocast(options_.precision.bf16);
         outputs = model_->forward(options_.precision.prepare(batch.inputs));
       }
-      const torch::Tensor summed = eval::loss_sum(options_.task, outputs.to(torch::kFloat32), batch.targets, options_.label_smoothing);
+      const torch::Tensor summed =
+          eval::loss_sum(options_.task, outputs.to(torch::kFloat32), batch.targets, options_.label_smoothing);
       (summed / static_cast<double>(batch.global_examples)).backward();
       torch::NoGradGuard no_grad;
       loss_total += summed.detach().to(torch::kFloat64);

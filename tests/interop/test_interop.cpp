@@ -208,11 +208,12 @@ void expect_pytorchs_learning_rates(const nlohmann::json& section, int64_t epoch
 
 TEST_F(Interop, PerStepSchedulesArePytorchs) {
   expect_pytorchs_learning_rates({{"type", "onecycle"}}, 4, 10, "onecycle 0.1 40 0.3 25 10000");
-  expect_pytorchs_learning_rates({{"type", "onecycle"}, {"pct_start", 0.25}, {"div_factor", 10}, {"final_div_factor", 100}},
-                                 3, 7, "onecycle 0.1 21 0.25 10 100");
-  expect_pytorchs_learning_rates(
-      {{"type", "cosine"}, {"interval", "step"}, {"warmup_epochs", 1.5}, {"warmup_start_factor", 0.2}, {"min_lr", 0.001}}, 5,
-      6, "warmup_cosine 0.1 30 9 0.2 0.001");
+  const nlohmann::json short_cycle = {
+      {"type", "onecycle"}, {"pct_start", 0.25}, {"div_factor", 10}, {"final_div_factor", 100}};
+  expect_pytorchs_learning_rates(short_cycle, 3, 7, "onecycle 0.1 21 0.25 10 100");
+  const nlohmann::json warm_cosine = {
+      {"type", "cosine"}, {"interval", "step"}, {"warmup_epochs", 1.5}, {"warmup_start_factor", 0.2}, {"min_lr", 0.001}};
+  expect_pytorchs_learning_rates(warm_cosine, 5, 6, "warmup_cosine 0.1 30 9 0.2 0.001");
 }
 
 TEST_F(Interop, WrongArchitectureListsTheMismatches) {

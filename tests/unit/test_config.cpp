@@ -109,7 +109,8 @@ TEST(Config, ConsistencyChecks) {
   raw = minimal();
   raw["model"] = {{"type", "logistic"}};
   raw["train"] = {{"label_smoothing", 0.1}};
-  EXPECT_EQ(config_error(raw), "/train/label_smoothing: applies to classification; model \"logistic\" is not a classifier");
+  EXPECT_EQ(config_error(raw),
+            "/train/label_smoothing: applies to classification; model \"logistic\" is not a classifier");
 }
 
 TEST(Config, FileErrorsNameTheFile) {

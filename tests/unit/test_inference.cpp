@@ -93,7 +93,8 @@ TEST(Inference, MlpAndVggAdapterRunTheirOwnLayers) {
 
 TEST(Inference, ResNetBlocksRunFoldedOnOneDnnAndMatchEager) {
   seed_everything(7);
-  const json resnet = {{"type", "resnet"}, {"stem_channels", 8}, {"blocks", {1, 1}}, {"widths", {8, 16}}, {"strides", {1, 2}}};
+  const json resnet = {
+      {"type", "resnet"}, {"stem_channels", 8}, {"blocks", {1, 1}}, {"widths", {8, 16}}, {"strides", {1, 2}}};
   auto net = build(resnet);
   train_briefly(*net);
   // the stem, then two convolutions per block and the second block's downsampling one
@@ -118,6 +119,6 @@ TEST(Inference, FlipTtaAveragesTheImageAndItsMirror) {
   EXPECT_LE((tta - expected).abs().max().item<double>(), 1e-5 * (1 + expected.abs().max().item<double>()));
   EXPECT_GT((tta - net->forward(x)).abs().max().item<double>(), 1e-4) << "the mirror image counts";
   const torch::Tensor symmetric = x + x.flip({3});
-  EXPECT_LE((eval::InferencePlan(*net, fp32, true).forward(symmetric) - net->forward(symmetric)).abs().max().item<double>(),
-            1e-4) << "a symmetric image is its own mirror";
+  const torch::Tensor difference = eval::InferencePlan(*net, fp32, true).forward(symmetric) - net->forward(symmetric);
+  EXPECT_LE(difference.abs().max().item<double>(), 1e-4) << "a symmetric image is its own mirror";
 }

@@ -104,13 +104,13 @@ TEST(Models, RegistryAcceptsNewTypes) {
 }
 
 TEST(Models, ResNetHasTorchvisionNames) {
-  auto net = build({{"type", "resnet"}, {"stem_channels", 4}, {"blocks", {1, 2}}, {"widths", {4, 8}}, {"strides", {1, 2}},
-                    {"dropout", 0.2}});
+  auto net = build({{"type", "resnet"}, {"stem_channels", 4}, {"blocks", {1, 2}}, {"widths", {4, 8}},
+                    {"strides", {1, 2}}, {"dropout", 0.2}});
   const auto state = train::model_state_dict(*net);
   const auto names = names_and_shapes(*net);
   for (const std::string name :
-       {"conv1.weight:[4, 1, 3, 3]", "bn1.running_var:[4]", "layer1.0.conv1.weight:[4, 4, 3, 3]", "layer1.0.bn2.bias:[4]",
-        "layer2.0.conv1.weight:[8, 4, 3, 3]", "layer2.0.downsample.0.weight:[8, 4, 1, 1]",
+       {"conv1.weight:[4, 1, 3, 3]", "bn1.running_var:[4]", "layer1.0.conv1.weight:[4, 4, 3, 3]",
+        "layer1.0.bn2.bias:[4]", "layer2.0.conv1.weight:[8, 4, 3, 3]", "layer2.0.downsample.0.weight:[8, 4, 1, 1]",
         "layer2.0.downsample.1.running_mean:[8]", "layer2.1.conv2.weight:[8, 8, 3, 3]", "fc.weight:[10, 8]"}) {
     EXPECT_NE(std::find(names.begin(), names.end(), name), names.end()) << name;
   }
@@ -126,8 +126,8 @@ TEST(Models, ResNetHasTorchvisionNames) {
 }
 
 TEST(Models, PreActResNetNormsBeforeConvolutionsAndAFinalNorm) {
-  auto net = build({{"type", "resnet"}, {"stem_channels", 4}, {"blocks", {1, 1}}, {"widths", {4, 8}}, {"strides", {1, 2}},
-                    {"preact", true}});
+  auto net = build({{"type", "resnet"}, {"stem_channels", 4}, {"blocks", {1, 1}}, {"widths", {4, 8}},
+                    {"strides", {1, 2}}, {"preact", true}});
   const auto state = train::model_state_dict(*net);
   EXPECT_FALSE(state.count("bn1.weight")) << "pre-activation stem: conv1 alone";
   EXPECT_EQ(state.at("layer2.0.bn1.weight").sizes(), (std::vector<int64_t>{4})) << "bn1 normalises the block's input";

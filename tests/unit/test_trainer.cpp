@@ -77,7 +77,9 @@ void resume_into(Setup& s, const std::filesystem::path& path) {
   train::load_optimizer_state(*s.optimizer, ckpt.optimizer, path.string());
   s.trainer->load_state(ckpt.meta["trainer"]);
   s.scheduler->load_state(ckpt.meta["scheduler"]);
-  if (auto* average = s.trainer->weight_average()) average->load(ckpt.ema, ckpt.meta["trainer"]["ema_updates"], path.string());
+  if (auto* average = s.trainer->weight_average()) {
+    average->load(ckpt.ema, ckpt.meta["trainer"]["ema_updates"], path.string());
+  }
   train::restore_rng(ckpt.rng);
 }
 
@@ -185,7 +187,9 @@ void expect_mid_epoch_resume_is_exact(const json& schedule, double ema_decay) {
   resumed.trainer->fit(l3, nullptr);
   expect_same_weights(*full.model, *resumed.model);
   EXPECT_EQ(full.trainer->history().back().train_loss, resumed.trainer->history().back().train_loss);
-  if (ema_decay > 0) expect_same_tensors(full.trainer->weight_average()->weights(), resumed.trainer->weight_average()->weights());
+  if (ema_decay > 0) {
+    expect_same_tensors(full.trainer->weight_average()->weights(), resumed.trainer->weight_average()->weights());
+  }
 }
 
 }  // namespace
@@ -203,7 +207,9 @@ TEST(Trainer, PerStepScheduleChangesTheLearningRateEveryBatch) {
   const auto d = synthetic(256, 3);
   auto s = make_setup(2, 1e-2, {{"type", "cosine"}, {"interval", "step"}, {"warmup_epochs", 0.5}});
   struct Lrs : train::Callback {
-    void on_batch_end(train::Trainer& t, const train::BatchProgress&) override { seen.push_back(train::learning_rate(t.optimizer())); }
+    void on_batch_end(train::Trainer& t, const train::BatchProgress&) override {
+      seen.push_back(train::learning_rate(t.optimizer()));
+    }
     std::vector<double> seen;
   };
   auto lrs = std::make_shared<Lrs>();
