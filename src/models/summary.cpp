@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <torch/torch.h>
 
+#include "deepl/models/resnet.h"
+
 namespace deepl::models {
 
 namespace {
@@ -17,6 +19,14 @@ int64_t layer_flops(torch::nn::Module& layer, const torch::Tensor& in, const tor
   if (layer.as<torch::nn::BatchNorm2d>()) return 2 * out.numel();
   if (layer.as<torch::nn::MaxPool2d>() || layer.as<torch::nn::AvgPool2d>()) return in.numel();
   if (layer.as<torch::nn::Flatten>() || layer.as<torch::nn::Dropout>()) return 0;
+  if (auto* block = layer.as<BasicBlock>()) {
+    // Both 3x3 convolutions and a 1x1 shortcut produce the block's output shape; plus two batch
+    // norms, the addition and the ReLUs, element-wise.
+    const int64_t in = block->options.in_channels(), out_channels = block->options.out_channels();
+    int64_t flops = 2 * 9 * (in + out_channels) * out.numel() + 6 * out.numel();
+    if (block->downsample) flops += 2 * in * out.numel();
+    return flops;
+  }
   return out.numel();  // element-wise activations
 }
 

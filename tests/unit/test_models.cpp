@@ -122,6 +122,10 @@ TEST(Models, ResNetHasTorchvisionNames) {
   EXPECT_EQ(layers, (std::vector<std::string>{"conv1", "bn1", "relu", "layer1.0", "layer2.0", "layer2.1", "avgpool",
                                               "flatten", "dropout", "fc"}));
   EXPECT_EQ(s.layers[4].output_shape, (std::vector<int64_t>{8, 14, 14}));
+  // layer2.0: 3x3 convolutions 4->8 and 8->8 and the 1x1 shortcut 4->8, each 8x14x14 outputs.
+  const int64_t convolutions = 2 * 9 * 4 * 8 * 14 * 14 + 2 * 9 * 8 * 8 * 14 * 14 + 2 * 4 * 8 * 14 * 14;
+  EXPECT_GE(s.layers[4].flops, convolutions);
+  EXPECT_LT(s.layers[4].flops, convolutions + 10 * 8 * 14 * 14);
   EXPECT_EQ(net->forward(torch::zeros({2, 1, 28, 28})).sizes(), (std::vector<int64_t>{2, 10}));
 }
 
