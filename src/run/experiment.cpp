@@ -260,12 +260,12 @@ TrainResult train_experiment(const config::Experiment& exp, const TrainOptions& 
   const json& o = exp.json.at("optimizer");
   const auto groups =
       train::parameter_groups(*trained, o.at("backbone_lr_scale"), "features.", o.at("no_decay_bias_bn"));
-  auto optimizer = train::make_optimizer(exp.json.at("optimizer"), groups);
+  auto optimizer = train::make_optimizer(o, groups);
   const json& t = exp.json.at("train");
   std::shared_ptr<train::LrScheduler> scheduler;
   const json& sched = exp.json.at("scheduler");
   if (sched.at("type") != "none" || sched.at("warmup_epochs").get<double>() > 0) {
-    scheduler = std::make_shared<train::LrScheduler>(sched, exp.json.at("optimizer").at("lr"), t.at("epochs"),
+    scheduler = std::make_shared<train::LrScheduler>(sched, o.at("lr"), t.at("epochs"),
                                                      train_loader.num_batches());
   }
   train::TrainerOptions topts;

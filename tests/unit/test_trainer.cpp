@@ -64,10 +64,13 @@ struct StopAfter : train::Callback {
   int64_t epochs;
 };
 
+void expect_same_tensors(const std::map<std::string, torch::Tensor>& a, const std::map<std::string, torch::Tensor>& b) {
+  ASSERT_EQ(a.size(), b.size());
+  for (const auto& [name, t] : a) EXPECT_TRUE(torch::equal(t, b.at(name))) << name;
+}
+
 void expect_same_weights(models::NetworkImpl& a, models::NetworkImpl& b) {
-  const auto sa = train::model_state_dict(a), sb = train::model_state_dict(b);
-  ASSERT_EQ(sa.size(), sb.size());
-  for (const auto& [name, t] : sa) EXPECT_TRUE(torch::equal(t, sb.at(name))) << name;
+  expect_same_tensors(train::model_state_dict(a), train::model_state_dict(b));
 }
 
 void resume_into(Setup& s, const std::filesystem::path& path) {
@@ -153,11 +156,6 @@ TEST(Trainer, ResumeEqualsUninterruptedRun) {
 }
 
 namespace {
-
-void expect_same_tensors(const std::map<std::string, torch::Tensor>& a, const std::map<std::string, torch::Tensor>& b) {
-  ASSERT_EQ(a.size(), b.size());
-  for (const auto& [name, t] : a) EXPECT_TRUE(torch::equal(t, b.at(name))) << name;
-}
 
 void expect_mid_epoch_resume_is_exact(const json& schedule, double ema_decay) {
   const auto d = synthetic(256, 3);  // 8 batches of 32 per epoch
