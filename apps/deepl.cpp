@@ -139,8 +139,14 @@ int main(int argc, char** argv) {
       ->check(CLI::ExistingDirectory);
   reproduce->add_option("--set", overrides, "override a key in every experiment (repeatable)");
   reproduce->add_option("--threads", threads, "LibTorch intra-op threads (0 = all cores; default: the configs')");
+  reproduce->add_option("--budget-minutes", reproduce_options.budget_minutes,
+                        "minutes for the whole reproduction: experiments with a time budget (expect.minutes) that "
+                        "no longer fits are skipped, saying why (default 0: no limit)")
+      ->envname("DEEPL_REPRODUCE_BUDGET_MINUTES")
+      ->check(CLI::NonNegativeNumber);
   reproduce->add_flag("--quiet,-q", quiet, "warnings and errors only");
-  reproduce->footer(std::string(cli::kExitCodes) + " A result below its target exits 1.");
+  reproduce->footer(std::string(cli::kExitCodes) +
+                    " A result below its target, or over its time budget (expect.minutes), exits 1.");
 
   auto* exporter = app.add_subcommand("export", "write a checkpoint's weights as a PyTorch state dict (.pth)");
   exporter->add_option("--checkpoint", checkpoint, "checkpoint file")->required()->check(CLI::ExistingFile);

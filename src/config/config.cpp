@@ -138,9 +138,19 @@ std::vector<Field> build_fields() {
   std::vector<Field> output = {
       make_field("dir", FieldType::kString, "runs", "where run folders go: <dir>/<name>/"),
   };
+  std::vector<Field> minutes = {
+      optional(ranged(make_field("bf16", FieldType::kNumber, nullptr,
+                                 "time budget `deepl reproduce` holds the run to, in minutes from the start of training "
+                                 "to the final test evaluation at 2 threads, where precision auto runs bf16 (CPUs with "
+                                 "native bf16)"), 0.01, 1e6)),
+      optional(ranged(make_field("fp32", FieldType::kNumber, nullptr,
+                                 "the same where precision auto runs fp32 (CPUs without native bf16, e.g. AVX2 only)"),
+                      0.01, 1e6)),
+  };
   std::vector<Field> expect = {
       optional(ranged(make_field("test_accuracy", FieldType::kNumber, nullptr, "test accuracy `deepl reproduce` requires"), 0.0, 1.0)),
       optional(make_field("published", FieldType::kNumber, nullptr, "accuracy the notebook published")),
+      object("minutes", minutes, ""),
   };
   return {
       make_field("name", FieldType::kString, nullptr, "run name: the run folder is <output.dir>/<name>"),

@@ -4,9 +4,10 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <thread>
+#include <chrono>
 
 #include "deepl/config/config.h"
+#include "deepl/core/cpu.h"
 #include "deepl/core/error.h"
 #include "deepl/core/files.h"
 #include "deepl/core/json_util.h"
@@ -14,6 +15,7 @@
 #include "deepl/core/signals.h"
 #include "deepl/run/data_views.h"
 #include "deepl/run/experiment.h"
+#include "deepl/train/precision.h"
 
 namespace deepl::run {
 
@@ -28,7 +30,42 @@ std::optional<double> optional_number(const json& j) {
 
 std::string fraction_text(const std::optional<double>& v) { return v ? fmt::format("{:.4f}", *v) : "-"; }
 
-ExperimentOutcome run_one(const fs::path& config_path, const ReproduceOptions& options) {
+std::string minutes_text(double minutes) { return fmt::format("{:.1f} min", minutes); }
+
+// The precision train.precision resolves to on this CPU, and the config's time budget for it.
+void read_budget(const config::Experiment& exp, ExperimentOutcome& row) {
+  const json& train = exp.json["train"];
+  const bool bf16 = train::resolve_precision(train["precision"].get<std::string>(), train["channels_last"], cpu_info()).bf16;
+  row.precision = bf16 ? "bf16" : "fp32";
+  const json minutes = exp.json["expect"].value("minutes", json::object());
+  if (minutes.contains(row.precision)) row.budget_minutes = optional_number(minutes[row.precision]);
+}
+
+// Why an experiment does not run here, or "" when it does.
+std::string skip_reason(const json& cfg, const ExperimentOutcome& row, const std::optional<double>& minutes_left) {
+  const json& model = cfg["model"];
+  if (model.contains("pretrained") && !model["pretrained"].get<std::string>().empty() &&
+      !fs::exists(model["pretrained"].get<std::string>())) {
+    return "skipped: no pretrained weights (" + model["pretrained"].get<std::string>() + ")";
+  }
+  if (row.budget_minutes && minutes_left && *row.budget_minutes > *minutes_left) {
+    return fmt::format("skipped: its budget here is {:.0f} min ({}) and {} of the reproduction's budget are left",
+                       *row.budget_minutes, row.precision, minutes_text(std::max(0.0, *minutes_left)));
+  }
+  return "";
+}
+
+std::string result_status(const ExperimentOutcome& row) {
+  if (row.target && row.accuracy < *row.target) return "below target";
+  if (row.budget_minutes && row.seconds > *row.budget_minutes * 60) {
+    return fmt::format("over its time budget: {} > {:.0f} min ({})", minutes_text(row.seconds / 60), *row.budget_minutes,
+                       row.precision);
+  }
+  return "ok";
+}
+
+ExperimentOutcome run_one(const fs::path& config_path, const ReproduceOptions& options,
+                          const std::optional<double>& minutes_left) {
   ExperimentOutcome row;
   row.name = config_path.stem().string();
   try {
@@ -38,10 +75,9 @@ ExperimentOutcome run_one(const fs::path& config_path, const ReproduceOptions& o
     row.description = exp.json.value("description", json("")).is_string() ? exp.json["description"].get<std::string>() : "";
     row.published = optional_number(exp.json["expect"]["published"]);
     row.target = optional_number(exp.json["expect"]["test_accuracy"]);
-    const json& model = exp.json["model"];
-    if (model.contains("pretrained") && !model["pretrained"].get<std::string>().empty() &&
-        !fs::exists(model["pretrained"].get<std::string>())) {
-      row.status = "skipped: no pretrained weights (" + model["pretrained"].get<std::string>() + ")";
+    read_budget(exp, row);
+    if (const std::string reason = skip_reason(exp.json, row, minutes_left); !reason.empty()) {
+      row.status = reason;
       spdlog::warn("{}: {}", row.name, row.status);
       return row;
     }
@@ -58,7 +94,7 @@ ExperimentOutcome run_one(const fs::path& config_path, const ReproduceOptions& o
     row.epochs = static_cast<int64_t>(result.history.size());
     row.seconds = result.wall_seconds;
     row.run_dir = result.run_dir;
-    row.status = !row.target || row.accuracy >= *row.target ? "ok" : "below target";
+    row.status = result_status(row);
   } catch (const Error& e) {
     row.status = std::string("failed: ") + e.what();
     spdlog::error("{}: {}", row.name, e.what());
@@ -80,6 +116,10 @@ std::vector<fs::path> shipped_experiments(const fs::path& dir, const std::string
   }
   if (ec) throw_usage(dir.string() + ": cannot list experiments: " + ec.message());
   std::sort(configs.begin(), configs.end());
+  std::stable_partition(configs.begin(), configs.end(), [](const fs::path& config) {
+    const json raw = read_json_file(config);
+    return !raw["expect"].contains("minutes");
+  });
   if (configs.empty()) {
     throw_usage(only.empty() ? dir.string() + ": no experiment with expect.test_accuracy"
                              : fmt::format("{}: no experiment named \"{}\"", dir.string(), only));
@@ -88,15 +128,17 @@ std::vector<fs::path> shipped_experiments(const fs::path& dir, const std::string
 }
 
 std::string summary_markdown(const std::string& title, const std::vector<ExperimentOutcome>& rows, int threads) {
-  std::string out = fmt::format("# {}\n\n{} on {} ({} cores), {} threads, LibTorch {}, deepl {} ({})\n\n", title,
-                                utc_now_iso8601(), host_name(), std::thread::hardware_concurrency(), threads,
-                                libtorch_version(), deepl_version(), git_commit());
-  out += "| experiment | published | target | deepl test accuracy | epochs | train time | status |\n";
-  out += "|---|---|---|---|---|---|---|\n";
+  std::string out = fmt::format("# {}\n\n{} on {}, {}, {} threads, LibTorch {}, deepl {} ({})\n\n", title,
+                                utc_now_iso8601(), host_name(), cpu_info().summary(), threads, libtorch_version(),
+                                deepl_version(), git_commit());
+  out += "| experiment | published | target | deepl test accuracy | epochs | train time | time budget | status |\n";
+  out += "|---|---|---|---|---|---|---|---|\n";
   for (const auto& r : rows) {
-    out += fmt::format("| {} | {} | {} | {} | {} | {:.0f} s | {} |\n", r.name, fraction_text(r.published), fraction_text(r.target),
-                       r.status.rfind("failed", 0) == 0 || r.status.rfind("skipped", 0) == 0 ? "-" : fmt::format("{:.4f}", r.accuracy),
-                       r.epochs, r.seconds, r.status);
+    const bool ran = r.status.rfind("failed", 0) != 0 && r.status.rfind("skipped", 0) != 0;
+    const std::string budget = r.budget_minutes ? fmt::format("{:.0f} min ({})", *r.budget_minutes, r.precision) : "-";
+    out += fmt::format("| {} | {} | {} | {} | {} | {:.0f} s | {} | {} |\n", r.name, fraction_text(r.published),
+                       fraction_text(r.target), ran ? fmt::format("{:.4f}", r.accuracy) : "-", r.epochs, r.seconds,
+                       budget, r.status);
   }
   return out;
 }
@@ -111,9 +153,11 @@ json summary_json(const std::string& title, const std::vector<ExperimentOutcome>
                     {"epochs", r.epochs},
                     {"seconds", r.seconds},
                     {"status", r.status},
+                    {"precision", r.precision},
+                    {"budget_minutes", r.budget_minutes ? json(*r.budget_minutes) : json()},
                     {"run_dir", r.run_dir.string()}});
   }
-  return {{"title", title},         {"date", utc_now_iso8601()},        {"host", host_name()},
+  return {{"title", title},         {"date", utc_now_iso8601()},        {"host", host_name()}, {"cpu", cpu_info().summary()},
           {"threads", threads},      {"libtorch_version", libtorch_version()}, {"git_commit", git_commit()},
           {"results", list}};
 }
@@ -121,8 +165,14 @@ json summary_json(const std::string& title, const std::vector<ExperimentOutcome>
 std::vector<ExperimentOutcome> reproduce(const std::vector<fs::path>& configs, const std::string& title,
                                          const ReproduceOptions& options) {
   std::vector<ExperimentOutcome> rows;
+  const auto start = std::chrono::steady_clock::now();
   for (const auto& config : configs) {
-    rows.push_back(run_one(config, options));
+    std::optional<double> minutes_left;
+    if (options.budget_minutes > 0) {
+      minutes_left = options.budget_minutes -
+                     std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / 60;
+    }
+    rows.push_back(run_one(config, options, minutes_left));
     const int threads = configure_threads(options.threads >= 0 ? options.threads : 0);
     write_file_atomic(options.out_dir / "summary.md", summary_markdown(title, rows, threads));
     write_json_file(options.out_dir / "summary.json", summary_json(title, rows, threads));

@@ -224,3 +224,52 @@ TEST_F(Cli, DataFetchVerifiesIntoTheDataFolder) {
   EXPECT_FALSE(std::filesystem::exists(dir_ / "e/mnist"));
   EXPECT_EQ(run("data fetch cifar").code, 2);
 }
+
+TEST_F(Cli, ReproduceHoldsExperimentsToTheirTimeBudgetsAndSkipsWhatNoLongerFits) {
+  const auto experiments = dir_ / "experiments";
+  std::filesystem::create_directories(experiments);
+  const auto add_experiment = [&](const std::string& name, const json& minutes, const json& model) {
+    json cfg = read_json_file(write_config(name, 4));
+    cfg["expect"] = {{"test_accuracy", 0.0}};
+    if (!minutes.is_null()) cfg["expect"]["minutes"] = {{"fp32", minutes}, {"bf16", minutes}};
+    if (!model.is_null()) cfg["model"] = model;
+    write_json_file(experiments / (name + ".json"), cfg);
+  };
+  add_experiment("b_roomy", 1000, nullptr);
+  // Four epochs of a 32-channel CNN on 480 images take well over the 0.6 s budget on any CPU.
+  add_experiment("c_tight", 0.01, json::parse(R"({"type": "cnn", "blocks": [{"convs": [{"out_channels": 32,
+      "padding": 1}, {"out_channels": 32, "padding": 1}], "pool": 2}]})"));
+  add_experiment("z_unbudgeted", nullptr, nullptr);
+  const std::string precision = cpu_info().native_bf16() ? "bf16" : "fp32";
+
+  const auto reproduce = [&](const std::string& args) {
+    return run("reproduce --quiet --experiments " + experiments.string() + " --out " + (dir_ / "out").string() + " " + args);
+  };
+  const auto all = reproduce("--budget-minutes 30");
+  EXPECT_EQ(all.code, 1) << all.output;
+  EXPECT_NE(all.output.find("b_roomy: skipped: its budget here is 1000 min (" + precision + ") and "), std::string::npos)
+      << all.output;
+  EXPECT_NE(all.output.find("of the reproduction's budget are left"), std::string::npos) << all.output;
+  EXPECT_NE(all.output.find("c_tight: over its time budget: "), std::string::npos) << all.output;
+  const json summary = read_json_file(dir_ / "out/summary.json");
+  std::vector<std::string> order;
+  for (const auto& row : summary["results"]) order.push_back(row["experiment"]);
+  EXPECT_EQ(order, (std::vector<std::string>{"z_unbudgeted", "b_roomy", "c_tight"})) << "unbudgeted experiments run first";
+  EXPECT_EQ(summary["results"][0]["status"], "ok");
+  EXPECT_TRUE(summary["results"][0]["budget_minutes"].is_null());
+  EXPECT_EQ(summary["results"][2]["budget_minutes"], 0.01);
+  EXPECT_EQ(summary["results"][2]["precision"], precision);
+  EXPECT_GT(summary["results"][2]["seconds"].get<double>(), 0.6);
+  EXPECT_EQ(summary["cpu"], cpu_info().summary());
+
+  // The budget also comes from the environment (CI sets it from what is left of its own).
+  const auto skipped = deepl::testing::run_command("DEEPL_REPRODUCE_BUDGET_MINUTES=5 " + std::string(DEEPL_BIN) +
+                                                   " reproduce --quiet --only b_roomy --experiments " +
+                                                   experiments.string() + " --out " + (dir_ / "out2").string());
+  EXPECT_EQ(skipped.code, 0) << skipped.output;
+  EXPECT_NE(skipped.output.find("| 1000 min (" + precision + ") | skipped: its budget here is 1000 min"), std::string::npos)
+      << skipped.output;
+  const auto unlimited = reproduce("--only b_roomy");
+  EXPECT_EQ(unlimited.code, 0) << unlimited.output;
+  EXPECT_NE(unlimited.output.find("| 1000 min (" + precision + ") | ok |"), std::string::npos) << unlimited.output;
+}

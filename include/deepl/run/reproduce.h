@@ -18,8 +18,10 @@ struct ExperimentOutcome {
   double accuracy = 0;
   int64_t epochs = 0;
   double seconds = 0;
-  std::string status;  // "ok", "below target", "failed: ...", "skipped: ..."
+  std::string status;  // "ok", "below target", "over its time budget: ...", "failed: ...", "skipped: ..."
   std::filesystem::path run_dir;
+  std::string precision;                 // what train.precision resolved to here: "fp32" or "bf16"
+  std::optional<double> budget_minutes;  // expect.minutes for that precision, if the config sets one
 
   /// Met its target, or could not run for a reason the user must fix (no pretrained weights).
   bool passed() const { return status == "ok" || status.rfind("skipped", 0) == 0; }
@@ -30,9 +32,14 @@ struct ReproduceOptions {
   bool quiet = false;
   int threads = -1;  // -1: from each config
   std::vector<std::string> overrides;
+  /// Minutes for the whole reproduction (0: no limit). An experiment with a time budget
+  /// (expect.minutes) runs only if its budget fits in what is left, else it is skipped, saying why;
+  /// experiments without one always run, first.
+  double budget_minutes = 0;
 };
 
-/// The shipped experiment configs in `dir` that state a target, by name; `only` keeps one name.
+/// The shipped experiment configs in `dir` that state a target, by name, those with a time budget
+/// (expect.minutes) last; `only` keeps one name.
 std::vector<std::filesystem::path> shipped_experiments(const std::filesystem::path& dir, const std::string& only = "");
 /// Trains and tests each config in turn (a failing one does not stop the others) and rewrites
 /// <out_dir>/summary.{md,json} after each.
