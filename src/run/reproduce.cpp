@@ -105,25 +105,23 @@ ExperimentOutcome run_one(const fs::path& config_path, const ReproduceOptions& o
 }  // namespace
 
 std::vector<fs::path> shipped_experiments(const fs::path& dir, const std::string& only) {
-  std::vector<fs::path> configs;
+  std::vector<std::pair<bool, fs::path>> found;  // (has a time budget, config): budgeted ones sort last
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(dir, ec)) {
     if (entry.path().extension() != ".json") continue;
     const json raw = read_json_file(entry.path());
     if (!raw.contains("expect") || !raw["expect"].contains("test_accuracy")) continue;
     if (!only.empty() && raw.value("name", std::string()) != only && entry.path().stem() != only) continue;
-    configs.push_back(entry.path());
+    found.emplace_back(raw["expect"].contains("minutes"), entry.path());
   }
   if (ec) throw_usage(dir.string() + ": cannot list experiments: " + ec.message());
-  std::sort(configs.begin(), configs.end());
-  std::stable_partition(configs.begin(), configs.end(), [](const fs::path& config) {
-    const json raw = read_json_file(config);
-    return !raw["expect"].contains("minutes");
-  });
-  if (configs.empty()) {
+  if (found.empty()) {
     throw_usage(only.empty() ? dir.string() + ": no experiment with expect.test_accuracy"
                              : fmt::format("{}: no experiment named \"{}\"", dir.string(), only));
   }
+  std::sort(found.begin(), found.end());
+  std::vector<fs::path> configs;
+  for (auto& [budgeted, config] : found) configs.push_back(std::move(config));
   return configs;
 }
 
