@@ -9,9 +9,10 @@ file's plain-PyTorch version of the same recipe (model and initialisation, batch
 validation split, normalisation, random crop / flip / erasing, SGD or Adam with no decay on biases
 and batch norms, one-cycle or cosine schedule, label smoothing, weight average, validation every
 epoch, flip test-time augmentation, test of the best epoch's weights), each in a fresh process at
-the same thread count and seed. Seconds are the wall time of the whole process, from start to the
-final test evaluation; an implementation reaches the target when its test accuracy meets the
-config's expect.test_accuracy. Writes results.md and results.json to DIR (default
+the same thread count and seed, and in the precision deepl's run resolved (bf16 autocast with
+channels-last on a CPU with native bf16, fp32 elsewhere). Seconds are the wall time of the whole
+process, from start to the final test evaluation; an implementation reaches the target when its test
+accuracy meets the config's expect.test_accuracy. Writes results.md and results.json to DIR (default
 bench/results/time-to-accuracy-<ISA level>). Needs python3-torch and python3-torchvision (Debian).
 """
 import argparse
@@ -124,13 +125,13 @@ class WeightAverage:
                     average.copy_(current)
 
 
-def accuracy(model, images, labels, normalise, batch, tta):
+def accuracy(model, images, labels, normalise, batch, tta, precision):
     import torch
     model.eval()
     correct = 0
-    with torch.no_grad():
+    with torch.no_grad(), precision.autocast():
         for i in range(0, len(images), batch):
-            x = normalise(images[i:i + batch])
+            x = precision.layout(normalise(images[i:i + batch]))
             out = model(x)
             if tta:
                 out = (out + model(x.flip(-1))) / 2
@@ -138,7 +139,22 @@ def accuracy(model, images, labels, normalise, batch, tta):
     return correct / len(images)
 
 
-def python_run(cfg, threads, data_root):
+class Precision:
+    """deepl's resolved train.precision and channels-last: bf16 autocast and NHWC tensors, or plain fp32."""
+
+    def __init__(self, bf16, channels_last):
+        self.bf16, self.channels_last = bf16, channels_last
+
+    def autocast(self):
+        import torch
+        return torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16)
+
+    def layout(self, x):
+        import torch
+        return x.contiguous(memory_format=torch.channels_last) if self.channels_last and x.dim() == 4 else x
+
+
+def python_run(cfg, threads, data_root, precision):
     """Trains and tests one config as deepl would; returns the test accuracy of the best epoch."""
     import torch
     from torchvision import transforms
@@ -163,6 +179,8 @@ def python_run(cfg, threads, data_root):
     model = build_model(cfg["model"])
     if cfg["model"]["type"] == "resnet":
         init_like_torchvision(model)
+    if precision.channels_last:
+        model = model.to(memory_format=torch.channels_last)
     train = cfg.get("train", {})
     epochs, batch = train.get("epochs", 10), data.get("batch_size", 64)
     steps_per_epoch = math.ceil(len(train_idx) / batch)
@@ -182,9 +200,11 @@ def python_run(cfg, threads, data_root):
         order = train_idx[torch.randperm(len(train_idx), generator=generator)]
         for i in range(0, len(order), batch):
             idx = order[i:i + batch]
-            x = normalise(augment(images[idx], data, generator, erasing))
+            x = precision.layout(normalise(augment(images[idx], data, generator, erasing)))
             optimizer.zero_grad(set_to_none=True)
-            loss_fn(model(x), labels[idx]).backward()
+            with precision.autocast():
+                loss = loss_fn(model(x), labels[idx])
+            loss.backward()
             optimizer.step()
             if average:
                 average.update(model)
@@ -193,11 +213,11 @@ def python_run(cfg, threads, data_root):
         if scheduler is not None and not per_step:
             scheduler.step()
         judged = average.model if average else model
-        val = accuracy(judged, images[val_idx], labels[val_idx], normalise, eval_batch, tta)
+        val = accuracy(judged, images[val_idx], labels[val_idx], normalise, eval_batch, tta, precision)
         if val > best:
             best, best_state = val, copy.deepcopy(judged.state_dict())
     model.load_state_dict(best_state)
-    return accuracy(model, test_images, test_labels, normalise, eval_batch, tta), epochs
+    return accuracy(model, test_images, test_labels, normalise, eval_batch, tta, precision), epochs
 
 
 # ---------------------------------------------------------------- the interleaved comparison
@@ -212,12 +232,17 @@ def deepl_case(build, experiment, threads):
         seconds, _ = timed([os.path.join(build, "apps", "deepl"), "train", "--config", experiment, "--threads",
                             str(threads), "--quiet", "--out", os.path.join(folder, "run")])
         metrics = json.load(open(os.path.join(folder, "run", "metrics.json")))
-    return {"impl": "deepl", "seconds": seconds, "test_accuracy": metrics["accuracy"], "epochs": metrics["epochs"]}
+        precision = json.load(open(os.path.join(folder, "run", "manifest.json")))["precision"]
+    return {"impl": "deepl", "seconds": seconds, "test_accuracy": metrics["accuracy"], "epochs": metrics["epochs"],
+            "precision": precision}
 
 
-def python_case(experiment, threads, data_root):
+def python_case(experiment, threads, data_root, deepl_precision):
+    """The Python recipe in the precision and layout deepl's run resolved (its manifest's "precision")."""
+    flags = ["--bf16"] if deepl_precision.startswith("bf16") else []
+    flags += ["--channels-last"] if "channels-last" in deepl_precision else []
     seconds, out = timed([sys.executable, os.path.abspath(__file__), "--python-run", experiment, "--threads",
-                          str(threads), "--data", data_root])
+                          str(threads), "--data", data_root, *flags])
     result = json.loads(out.strip().splitlines()[-1])
     return {"impl": "python", "seconds": seconds, **result}
 
@@ -228,14 +253,16 @@ def time_text(row, target):
 
 def results_markdown(machine, rows, targets):
     out = [f"# Time to accuracy, deepl against Python PyTorch\n\n{machine}\n",
-           "| experiment | target | round | deepl test accuracy | deepl time | Python test accuracy | Python time | "
-           "deepl speed-up |", "|---|---|---|---|---|---|---|---|"]
+           "| experiment | target | round | precision | deepl test accuracy | deepl time | Python test accuracy | "
+           "Python time | deepl speed-up |", "|---|---|---|---|---|---|---|---|---|"]
     for (experiment, rnd), pair in rows.items():
         d, p = pair["deepl"], pair["python"]
         target = targets[experiment]
         both = d["test_accuracy"] >= target and p["test_accuracy"] >= target
         speedup = f"{p['seconds'] / d['seconds']:.2f}x" if both else "-"
-        out.append(f"| {experiment} | {target:.4f} | {rnd} | {d['test_accuracy']:.4f} | {time_text(d, target)} | "
+        precision = d["precision"].split(" (")[0]
+        out.append(f"| {experiment} | {target:.4f} | {rnd} | {precision} | {d['test_accuracy']:.4f} | "
+                   f"{time_text(d, target)} | "
                    f"{p['test_accuracy']:.4f} | {time_text(p, target)} | {speedup} |")
     return "\n".join(out) + "\n"
 
@@ -249,9 +276,12 @@ def main():
     ap.add_argument("--data", default=os.environ.get("DEEPL_DATA", os.path.join(ROOT, "data")))
     ap.add_argument("--out")
     ap.add_argument("--python-run", help=argparse.SUPPRESS)  # one Python training, in its own process
+    ap.add_argument("--bf16", action="store_true", help=argparse.SUPPRESS)  # with --python-run
+    ap.add_argument("--channels-last", action="store_true", help=argparse.SUPPRESS)  # with --python-run
     args = ap.parse_args()
     if args.python_run:
-        test_accuracy, epochs = python_run(json.load(open(args.python_run)), args.threads, args.data)
+        precision = Precision(args.bf16, args.channels_last)
+        test_accuracy, epochs = python_run(json.load(open(args.python_run)), args.threads, args.data, precision)
         print(json.dumps({"test_accuracy": test_accuracy, "epochs": epochs}))
         return 0
     info = json.loads(subprocess.run([os.path.join(args.build, "apps", "deepl"), "info", "--json"], cwd=ROOT,
@@ -266,8 +296,8 @@ def main():
         for name in args.experiments.split(","):
             experiment = os.path.join(ROOT, "experiments", name + ".json")
             targets[name] = json.load(open(experiment))["expect"]["test_accuracy"]
-            pair = {"deepl": deepl_case(args.build, experiment, args.threads),
-                    "python": python_case(experiment, args.threads, args.data)}
+            deepl = deepl_case(args.build, experiment, args.threads)
+            pair = {"deepl": deepl, "python": python_case(experiment, args.threads, args.data, deepl["precision"])}
             rows[(name, rnd)] = pair
             print(json.dumps({"experiment": name, "round": rnd, **pair}), flush=True)
             with open(os.path.join(out_dir, "results.json"), "w") as f:

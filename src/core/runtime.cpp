@@ -7,11 +7,8 @@
 #include <ctime>
 #include <thread>
 
+#include "deepl/git_commit.h"
 #include "deepl/version.h"
-
-#ifndef DEEPL_GIT_COMMIT
-#define DEEPL_GIT_COMMIT "unknown"
-#endif
 
 namespace deepl {
 

@@ -52,6 +52,17 @@ TEST(Runtime, ThreadsAreSetExplicitly) {
   EXPECT_GE(configure_threads(0), 1);
 }
 
+TEST(Runtime, GitCommitIsTheCommitTheLibraryWasBuiltAt) {
+  // Read at every build, not at configure time: a build folder configured at an older commit and
+  // rebuilt still names the commit it was built from. Outside a git checkout it is "unknown".
+  const auto head = deepl::testing::run_command("git -C " DEEPL_SOURCE_DIR " rev-parse --short=12 HEAD");
+  if (head.code != 0) {
+    EXPECT_EQ(git_commit(), "unknown");
+    return;
+  }
+  EXPECT_EQ(git_commit() + "\n", head.output) << "the tests run a library built at another commit: rebuild";
+}
+
 TEST(Runtime, DerivedSeedsDifferPerStreamAndRepeat) {
   EXPECT_EQ(derive_seed(7, 3), derive_seed(7, 3));
   EXPECT_NE(derive_seed(7, 3), derive_seed(7, 4));

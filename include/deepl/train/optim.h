@@ -2,6 +2,7 @@
 // Optimizer and learning-rate schedule factories from the validated config sections.
 // The schedules are deepl's own (LibTorch 1.13's have no state save/load): their state is JSON,
 // stored in checkpoints, so a resumed run follows the same schedule.
+#include <torch/nn/module.h>
 #include <torch/optim/optimizer.h>
 
 #include <map>
