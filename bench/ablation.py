@@ -31,23 +31,23 @@ def without_batch_norm(model):
 
 
 def removals(cfg):
-    """(name, overrides) for every recipe piece the config uses."""
+    """(run label, overrides) for every recipe piece the config uses."""
     data, train, opt = cfg.get("data", {}), cfg.get("train", {}), cfg.get("optimizer", {})
     candidates = [
-        ("one-cycle schedule (constant lr)", cfg.get("scheduler", {}).get("type") == "onecycle",
+        ("without the one-cycle schedule (constant lr)", cfg.get("scheduler", {}).get("type") == "onecycle",
          ["scheduler.type=none"]),
-        ("label smoothing", train.get("label_smoothing", 0) > 0, ["train.label_smoothing=0"]),
-        ("weight average (EMA)", train.get("ema", {}).get("decay", 0) > 0, ["train.ema.decay=0"]),
-        ("random shifts", data.get("random_crop", 0) > 0, ["data.random_crop=0"]),
-        ("random flips", data.get("hflip", False), ["data.hflip=false"]),
-        ("random erasing", data.get("random_erasing", 0) > 0, ["data.random_erasing=0"]),
-        ("flip test-time augmentation", "hflip" in cfg.get("eval", {}).get("tta", []), ["eval.tta=[]"]),
-        ("no decay on biases and batch norms", opt.get("no_decay_bias_bn", False),
+        ("without label smoothing", train.get("label_smoothing", 0) > 0, ["train.label_smoothing=0"]),
+        ("without the weight average (EMA)", train.get("ema", {}).get("decay", 0) > 0, ["train.ema.decay=0"]),
+        ("without random shifts", data.get("random_crop", 0) > 0, ["data.random_crop=0"]),
+        ("without random flips", data.get("hflip", False), ["data.hflip=false"]),
+        ("without random erasing", data.get("random_erasing", 0) > 0, ["data.random_erasing=0"]),
+        ("without flip test-time augmentation", "hflip" in cfg.get("eval", {}).get("tta", []), ["eval.tta=[]"]),
+        ("weight decay on every parameter", opt.get("no_decay_bias_bn", False),
          ["optimizer.no_decay_bias_bn=false"]),
-        ("Nesterov momentum", opt.get("nesterov", False), ["optimizer.nesterov=false"]),
+        ("without Nesterov momentum", opt.get("nesterov", False), ["optimizer.nesterov=false"]),
     ]
     batch_norm = without_batch_norm(cfg.get("model", {}))
-    candidates.append(("batch norm", batch_norm is not None, [batch_norm]))
+    candidates.append(("without batch norm", batch_norm is not None, [batch_norm]))
     return [(name, overrides) for name, used, overrides in candidates if used]
 
 
@@ -99,7 +99,7 @@ def main():
     out_dir = args.out or os.path.join(ROOT, "bench", "results", f"ablation-{args.experiment}-{cpu['isa_level']}")
     os.makedirs(out_dir, exist_ok=True)
     rows = []
-    for run, overrides in [("as shipped", [])] + [("without " + n, o) for n, o in removals(cfg)]:
+    for run, overrides in [("as shipped", [])] + removals(cfg):
         rows.append({"run": run, "overrides": overrides, **train(args.build, experiment, args.threads,
                                                                 args.set + overrides)})
         print(json.dumps(rows[-1]), flush=True)
