@@ -19,7 +19,7 @@ import subprocess
 import sys
 import tempfile
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from time_to_accuracy import ROOT, describe_machine
 
 
 def without_batch_norm(model):
@@ -89,11 +89,7 @@ def main():
     args = ap.parse_args()
     experiment = os.path.join(ROOT, "experiments", args.experiment + ".json")
     cfg = json.load(open(experiment))
-    info = json.loads(subprocess.run([os.path.join(args.build, "apps", "deepl"), "info", "--json"], cwd=ROOT,
-                                     check=True, capture_output=True, text=True).stdout)
-    cpu = info["cpu"]
-    machine = (f"{cpu['model']}, {cpu['logical_cores']} cores, ISA level {cpu['isa_level']}; {args.threads} threads; "
-               f"LibTorch {info['libtorch_version']}")
+    cpu, machine = describe_machine(args.build, args.threads)
     if args.set:
         machine += f"; every run with --set {' '.join(args.set)}"
     out_dir = args.out or os.path.join(ROOT, "bench", "results", f"ablation-{args.experiment}-{cpu['isa_level']}")

@@ -221,6 +221,15 @@ def python_run(cfg, threads, data_root, precision):
 
 
 # ---------------------------------------------------------------- the interleaved comparison
+def describe_machine(build, threads):
+    """(deepl info's cpu section, "<CPU>, N cores, ISA level X; T threads; LibTorch V") for result files."""
+    info = json.loads(subprocess.run([os.path.join(build, "apps", "deepl"), "info", "--json"], cwd=ROOT,
+                                     check=True, capture_output=True, text=True).stdout)
+    cpu = info["cpu"]
+    return cpu, (f"{cpu['model']}, {cpu['logical_cores']} cores, ISA level {cpu['isa_level']}; {threads} threads; "
+                 f"LibTorch {info['libtorch_version']}")
+
+
 def timed(cmd):
     start = time.perf_counter()
     out = subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, text=True).stdout
@@ -284,11 +293,8 @@ def main():
         test_accuracy, epochs = python_run(json.load(open(args.python_run)), args.threads, args.data, precision)
         print(json.dumps({"test_accuracy": test_accuracy, "epochs": epochs}))
         return 0
-    info = json.loads(subprocess.run([os.path.join(args.build, "apps", "deepl"), "info", "--json"], cwd=ROOT,
-                                     check=True, capture_output=True, text=True).stdout)
-    cpu = info["cpu"]
-    machine = (f"{cpu['model']}, {cpu['logical_cores']} cores, ISA level {cpu['isa_level']}; {args.threads} threads; "
-               f"LibTorch {info['libtorch_version']} (deepl) and PyTorch {__import__('torch').__version__} (Python)")
+    cpu, machine = describe_machine(args.build, args.threads)
+    machine += f" (deepl) and PyTorch {__import__('torch').__version__} (Python)"
     out_dir = args.out or os.path.join(ROOT, "bench", "results", f"time-to-accuracy-{cpu['isa_level']}")
     os.makedirs(out_dir, exist_ok=True)
     rows, targets = {}, {}
