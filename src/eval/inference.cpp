@@ -69,6 +69,9 @@ OneDnnOp onednn_convolution(torch::nn::Conv2dImpl& conv, torch::nn::BatchNorm2dI
 
 // A post-activation basic block whose batch norms all fold into its convolutions, as one function
 // of oneDNN tensors: relu(conv2'(relu(conv1' x)) + shortcut' x). Null when it does not qualify.
+// The sum runs on dense tensors: oneDNN 3.6 (Debian 13) dies of an integer division by zero adding
+// two plain-layout fp32 oneDNN tensors on some CPUs (a 2-vCPU AMD family 26 VM), a signal no probe
+// could catch; the block's output is dense and the next oneDNN step converts it back.
 OneDnnOp onednn_basic_block(models::BasicBlockImpl& block, torch::Dtype dtype, int* convolutions) {
   if (block.options.preact() || !runs_on_onednn(block.conv1.get()) || !runs_on_onednn(block.conv2.get()) ||
       !folds_into_convolution(block.bn1.get()) || !folds_into_convolution(block.bn2.get())) {
@@ -85,7 +88,11 @@ OneDnnOp onednn_basic_block(models::BasicBlockImpl& block, torch::Dtype dtype, i
   const OneDnnOp conv1 = onednn_convolution(*block.conv1, block.bn1.get(), dtype);
   const OneDnnOp conv2 = onednn_convolution(*block.conv2, block.bn2.get(), dtype);
   *convolutions += 2;
-  return [=](const Tensor& x) { return torch::relu(torch::add(conv2(torch::relu(conv1(x))), shortcut(x))); };
+  return [=](const Tensor& x) {
+    Tensor sum = conv2(torch::relu(conv1(x))).to_dense();
+    sum += shortcut(x).to_dense();
+    return torch::relu_(sum);
+  };
 }
 
 }  // namespace
