@@ -132,8 +132,9 @@ std::vector<Field> build_fields() {
   };
   std::vector<Field> evaluation = {
       make_field("tta", FieldType::kAny, json::array(),
-                 "test-time augmentation: [\"hflip\"] averages the outputs for each image and its mirror image at "
-                 "validation, test evaluation and prediction"),
+                 "test-time augmentation at validation, test evaluation and prediction: the outputs are averaged over "
+                 "each image and, with \"hflip\", its mirror image; with \"shift\", the image moved one pixel up, "
+                 "down, left and right (edges repeated); with both, 10 views"),
   };
   std::vector<Field> output = {
       make_field("dir", FieldType::kString, "runs", "where run folders go: <dir>/<name>/"),
@@ -207,7 +208,9 @@ void check_consistency(const json& cfg) {
   const auto& tta = cfg["eval"]["tta"];
   if (!tta.is_array()) throw_usage("/eval/tta: expected a list, e.g. [\"hflip\"]");
   for (const auto& t : tta) {
-    if (t != "hflip") throw_usage(fmt::format("/eval/tta: unknown augmentation {} (known: \"hflip\")", t.dump()));
+    if (t != "hflip" && t != "shift") {
+      throw_usage(fmt::format("/eval/tta: unknown augmentation {} (known: \"hflip\", \"shift\")", t.dump()));
+    }
   }
   const auto& scheduler = cfg["scheduler"];
   if (scheduler["type"] == "plateau" && scheduler["interval"] == "step") {

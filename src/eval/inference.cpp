@@ -95,6 +95,15 @@ OneDnnOp onednn_basic_block(models::BasicBlockImpl& block, torch::Dtype dtype, i
   };
 }
 
+// Images [N, C, H, W] moved by (dy, dx) pixels: out[y][x] = in[y + dy][x + dx], the edge rows and
+// columns repeated where that falls outside.
+Tensor shifted(const Tensor& images, int64_t dy, int64_t dx) {
+  namespace F = torch::nn::functional;
+  const int64_t height = images.size(2), width = images.size(3);
+  const Tensor padded = F::pad(images, F::PadFuncOptions({1, 1, 1, 1}).mode(torch::kReplicate));
+  return padded.narrow(2, 1 + dy, height).narrow(3, 1 + dx, width).contiguous();
+}
+
 }  // namespace
 
 bool onednn_available(torch::Dtype dtype) {
@@ -104,8 +113,8 @@ bool onednn_available(torch::Dtype dtype) {
   return dtype == torch::kBFloat16 ? bfloat16 : float32;
 }
 
-InferencePlan::InferencePlan(models::NetworkImpl& model, const train::Precision& precision, bool hflip_tta)
-    : model_(&model), precision_(precision), hflip_tta_(hflip_tta) {
+InferencePlan::InferencePlan(models::NetworkImpl& model, const train::Precision& precision, TestTimeAugmentation tta)
+    : model_(&model), precision_(precision), tta_(tta) {
   torch::NoGradGuard no_grad;
   for (const auto& stage : model.stages()) add_layers(stage.layers);
 }
@@ -160,8 +169,17 @@ void InferencePlan::add_layers(torch::nn::Sequential layers) {
 }
 
 Tensor InferencePlan::forward(const Tensor& inputs) const {
-  if (!hflip_tta_) return forward_once(inputs);
-  return (forward_once(inputs) + forward_once(inputs.flip({3}))) / 2;
+  std::vector<Tensor> views{inputs};
+  if (tta_.shift) {
+    for (const auto& [dy, dx] : {std::pair{-1, 0}, {1, 0}, {0, -1}, {0, 1}}) views.push_back(shifted(inputs, dy, dx));
+  }
+  if (tta_.hflip) {
+    const size_t unmirrored = views.size();
+    for (size_t i = 0; i < unmirrored; ++i) views.push_back(views[i].flip({3}));
+  }
+  Tensor sum = forward_once(views[0]);
+  for (size_t i = 1; i < views.size(); ++i) sum += forward_once(views[i]);
+  return views.size() == 1 ? sum : sum / static_cast<double>(views.size());
 }
 
 Tensor InferencePlan::forward_once(const Tensor& inputs) const {

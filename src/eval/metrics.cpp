@@ -113,7 +113,7 @@ torch::Tensor class_probabilities(models::Task task, const torch::Tensor& output
 }
 
 Evaluation evaluate(models::NetworkImpl& model, models::Task task, const data::BatchLoader& loader, int64_t num_classes,
-                    const train::Precision& precision, bool hflip_tta) {
+                    const train::Precision& precision, TestTimeAugmentation tta) {
   torch::InferenceMode guard;
   const bool was_training = model.is_training();
   model.eval();
@@ -121,7 +121,7 @@ Evaluation evaluate(models::NetworkImpl& model, models::Task task, const data::B
   torch::Tensor confusion = torch::zeros({num_classes, num_classes}, on_device.dtype(torch::kInt64));
   torch::Tensor total_loss = torch::zeros({}, on_device.dtype(torch::kFloat64));
   std::vector<torch::Tensor> indices, predictions, confidence;
-  const InferencePlan plan(model, precision, hflip_tta);
+  const InferencePlan plan(model, precision, tta);
   for (int64_t i = 0; i < loader.num_batches(); ++i) {
     const data::Batch batch = loader.batch(i);
     if (batch.targets.size(0) == 0) continue;  // a rank's empty share of the last batch

@@ -40,7 +40,7 @@ eval::Metrics evaluate_checkpoint(const fs::path& checkpoint, const EvalOptions&
   const data::BatchLoader loader = make_loader(dataset, indices, d.at("eval_batch_size"), false, m.experiment, m.stats);
   const auto start = std::chrono::steady_clock::now();
   const auto classes = static_cast<int64_t>(m.stats.class_names.size());
-  const eval::Evaluation e = eval::evaluate(*m.model, m.task, loader, classes, m.precision, hflip_tta(m.experiment));
+  const eval::Evaluation e = eval::evaluate(*m.model, m.task, loader, classes, m.precision, test_time_augmentation(m.experiment));
   const double seconds = seconds_since(start);
   const fs::path out = options.out_dir ? *options.out_dir : checkpoint.parent_path().parent_path() / ("eval-" + options.split);
   write_evaluation_reports(out, e, dataset, fmt::format("{} {}", m.experiment.name, options.split),

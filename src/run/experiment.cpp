@@ -272,7 +272,7 @@ TrainResult train_experiment(const config::Experiment& exp, const TrainOptions& 
   topts.epochs = t.at("epochs");
   topts.grad_clip = t.at("grad_clip");
   topts.label_smoothing = t.at("label_smoothing");
-  topts.hflip_tta = hflip_tta(exp);
+  topts.tta = test_time_augmentation(exp);
   topts.ema_decay = t.at("ema").at("decay");
   topts.ema_warmup = t.at("ema").at("warmup");
   topts.task = task_of(exp);
@@ -343,7 +343,7 @@ TrainResult train_experiment(const config::Experiment& exp, const TrainOptions& 
   const data::BatchLoader test_loader =
       make_loader(inputs_of(test, "test"), torch::Tensor(), d.at("eval_batch_size"), false, exp, prepared.stats);
   const eval::Evaluation e =
-      eval::evaluate(*trained, topts.task, test_loader, topts.num_classes, precision, topts.hflip_tta);
+      eval::evaluate(*trained, topts.task, test_loader, topts.num_classes, precision, topts.tta);
   result.test = e.metrics;
   result.wall_seconds = seconds_since(start);
   write_evaluation_reports(result.run_dir, e, test, exp.name + " test",

@@ -28,7 +28,7 @@ class Predictor {
       : m_(m),
         options_(options),
         out_(out),
-        plan_(*m.model, m.precision, hflip_tta(m.experiment)),
+        plan_(*m.model, m.precision, test_time_augmentation(m.experiment)),
         k_(std::clamp<int64_t>(options.top_k, 1, static_cast<int64_t>(m.stats.class_names.size()))) {
     if (options.format == "table") out_ << fmt::format("{:<40} {}\n", "input", "top classes (probability)");
   }

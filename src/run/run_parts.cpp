@@ -144,9 +144,10 @@ LoadedModel load_model_from_checkpoint(const fs::path& path) {
   return m;
 }
 
-bool hflip_tta(const config::Experiment& exp) {
+eval::TestTimeAugmentation test_time_augmentation(const config::Experiment& exp) {
   const json& tta = exp.json.at("eval").at("tta");
-  return std::find(tta.begin(), tta.end(), "hflip") != tta.end();
+  const auto has = [&](const char* name) { return std::find(tta.begin(), tta.end(), name) != tta.end(); };
+  return {has("hflip"), has("shift")};
 }
 
 double seconds_since(std::chrono::steady_clock::time_point start) {

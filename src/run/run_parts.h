@@ -60,8 +60,8 @@ std::shared_ptr<models::NetworkImpl> build_network(const config::Experiment& exp
 /// train.precision and train.channels_last resolved for this CPU (or the run's CUDA device); warns
 /// when bf16 was asked for on a CPU without native bf16.
 train::Precision precision_of(const config::Experiment& exp);
-/// Whether evaluation averages each image's outputs with its mirror image's (eval.tta has "hflip").
-bool hflip_tta(const config::Experiment& exp);
+/// The views of each image whose outputs evaluation and prediction average (eval.tta).
+eval::TestTimeAugmentation test_time_augmentation(const config::Experiment& exp);
 models::Task task_of(const config::Experiment& exp);
 /// metrics.json, confusion_matrix.{csv,png} and misclassified.png in `dir`.
 void write_evaluation_reports(const std::filesystem::path& dir, const eval::Evaluation& e, const data::Dataset& dataset,

@@ -167,7 +167,7 @@ EpochMetrics Trainer::train_epoch(data::BatchLoader& train, int64_t epoch) {
 eval::Metrics Trainer::validate(const data::BatchLoader& val) {
   const ScopedAveragedWeights averaged(ema_.get(), *model_);
   eval::Metrics local = eval::evaluate(*model_, options_.task, val, options_.num_classes, options_.precision,
-                                         options_.hflip_tta).metrics;
+                                         options_.tta).metrics;
   if (!replicas_) return local;
   std::vector<torch::Tensor> confusion = {local.confusion};
   std::vector<torch::Tensor> loss = {torch::tensor(local.loss * static_cast<double>(local.examples), torch::kFloat64)};

@@ -99,7 +99,7 @@ TEST(Config, ConsistencyChecks) {
   EXPECT_NE(config_error(raw).find("needs a validation split"), std::string::npos);
   raw = minimal();
   raw["eval"] = {{"tta", {"hflip", "vflip"}}};
-  EXPECT_EQ(config_error(raw), "/eval/tta: unknown augmentation \"vflip\" (known: \"hflip\")");
+  EXPECT_EQ(config_error(raw), "/eval/tta: unknown augmentation \"vflip\" (known: \"hflip\", \"shift\")");
   raw = minimal();
   raw["scheduler"] = {{"type", "plateau"}, {"interval", "step"}};
   EXPECT_NE(config_error(raw).find("/scheduler/interval: plateau"), std::string::npos);

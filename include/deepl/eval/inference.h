@@ -3,8 +3,8 @@
 // torch.jit.optimize_for_inference. Convolution stacks (conv, ReLU, max/avg pooling) run on
 // oneDNN tensors in its blocked layout with the convolution weights reordered once and a batch
 // norm that follows a convolution folded into it; dropout is dropped; every other layer runs its
-// own forward on ordinary tensors. A post-activation residual block (models::BasicBlock) runs on
-// oneDNN tensors whole, each of its batch norms folded into the convolution before it.
+// own forward on ordinary tensors. A post-activation residual block (models::BasicBlock) runs its
+// convolutions on oneDNN tensors, each of its batch norms folded into the convolution before it.
 // Outputs equal model.forward() in eval mode up to float rounding.
 // The plan holds copies of the weights: build a new one after the weights change. Should oneDNN
 // refuse a layer at run time, the plan logs a warning and uses the model's own forward from then on.
@@ -13,6 +13,7 @@
 #include <functional>
 #include <vector>
 
+#include "deepl/eval/tta.h"
 #include "deepl/models/network.h"
 #include "deepl/train/precision.h"
 
@@ -21,9 +22,9 @@ namespace deepl::eval {
 class InferencePlan {
  public:
   /// Prepares `model` (put it in eval mode first); bf16 runs the plan in bfloat16 like autocast.
-  /// With `hflip_tta` (test-time augmentation), outputs are the mean of those for the images and
-  /// for their left-right mirror images.
-  InferencePlan(models::NetworkImpl& model, const train::Precision& precision, bool hflip_tta = false);
+  /// With test-time augmentation `tta`, outputs are the mean of those for each of its views of the
+  /// images (see TestTimeAugmentation).
+  InferencePlan(models::NetworkImpl& model, const train::Precision& precision, TestTimeAugmentation tta = {});
 
   /// Float32 outputs for a batch of inputs (call under InferenceMode or NoGradGuard).
   torch::Tensor forward(const torch::Tensor& inputs) const;
@@ -46,7 +47,7 @@ class InferencePlan {
   std::vector<Step> steps_;
   train::Precision precision_;
   int onednn_layers_ = 0;
-  bool hflip_tta_ = false;
+  TestTimeAugmentation tta_;
   mutable bool fallback_ = false;
 };
 

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "deepl/data/loader.h"
+#include "deepl/eval/tta.h"
 #include "deepl/models/network.h"
 #include "deepl/models/registry.h"
 #include "deepl/train/precision.h"
@@ -53,8 +54,8 @@ struct Evaluation {
 };
 
 /// Runs the model over every batch in inference mode and collects metrics and predictions;
-/// `hflip_tta`: with flip test-time augmentation (see InferencePlan).
+/// `tta`: with test-time augmentation (see InferencePlan).
 Evaluation evaluate(models::NetworkImpl& model, models::Task task, const data::BatchLoader& loader,
-                    int64_t num_classes, const train::Precision& precision = {}, bool hflip_tta = false);
+                    int64_t num_classes, const train::Precision& precision = {}, TestTimeAugmentation tta = {});
 
 }  // namespace deepl::eval

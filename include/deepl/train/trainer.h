@@ -97,7 +97,7 @@ struct TrainerOptions {
   int64_t epochs = 1;
   double grad_clip = 0.0;  // max gradient norm; 0: off
   double label_smoothing = 0.0;  // of the training loss (classification), as nn.CrossEntropyLoss(label_smoothing=)
-  bool hflip_tta = false;        // validate with flip test-time augmentation
+  eval::TestTimeAugmentation tta;  // validate with test-time augmentation
   /// Keep an exponential moving average of the weights with this decay (0: none); validation then
   /// uses the average (see ema.h).
   double ema_decay = 0.0;
