@@ -53,6 +53,20 @@ json fashion_cnn() {
       {"convs": [{"out_channels": 16, "padding": 1, "stride": 2}], "batch_norm": true, "pool": 2, "pool_type": "avg"}]})");
 }
 
+const train::Precision kFp32{false, false, "", false};
+
+// Whether `actual` equals `expected` up to float32 rounding (relative to expected's largest value).
+bool equal_up_to_rounding(const torch::Tensor& actual, const torch::Tensor& expected) {
+  return (actual - expected).abs().max().item<double>() <= 1e-5 * (1 + expected.abs().max().item<double>());
+}
+
+// The image moved by (dy, dx) built from clamped indices: out[y][x] = in[clamp(y + dy)][clamp(x + dx)].
+torch::Tensor moved_by_indexing(const torch::Tensor& x, int64_t dy, int64_t dx) {
+  const auto rows = (torch::arange(x.size(2)) + dy).clamp(0, x.size(2) - 1);
+  const auto columns = (torch::arange(x.size(3)) + dx).clamp(0, x.size(3) - 1);
+  return x.index_select(2, rows).index_select(3, columns);
+}
+
 }  // namespace
 
 TEST(Inference, OneDnnFloat32IsAvailableWhereLibTorchHasIt) {
@@ -114,24 +128,14 @@ TEST(Inference, FlipTtaAveragesTheImageAndItsMirror) {
   const torch::Tensor x = torch::rand({6, 1, 28, 28});
   torch::InferenceMode guard;
   const torch::Tensor expected = (net->forward(x) + net->forward(x.flip({3}))) / 2;
-  const train::Precision fp32{false, false, "", false};
-  const torch::Tensor tta = eval::InferencePlan(*net, fp32, {true, false}).forward(x);
-  EXPECT_LE((tta - expected).abs().max().item<double>(), 1e-5 * (1 + expected.abs().max().item<double>()));
+  const torch::Tensor tta = eval::InferencePlan(*net, kFp32, {true, false}).forward(x);
+  EXPECT_TRUE(equal_up_to_rounding(tta, expected));
   EXPECT_GT((tta - net->forward(x)).abs().max().item<double>(), 1e-4) << "the mirror image counts";
   const torch::Tensor symmetric = x + x.flip({3});
   const torch::Tensor difference =
-      eval::InferencePlan(*net, fp32, {true, false}).forward(symmetric) - net->forward(symmetric);
+      eval::InferencePlan(*net, kFp32, {true, false}).forward(symmetric) - net->forward(symmetric);
   EXPECT_LE(difference.abs().max().item<double>(), 1e-4) << "a symmetric image is its own mirror";
 }
-
-namespace {
-// The image moved by (dy, dx) built from clamped indices: out[y][x] = in[clamp(y + dy)][clamp(x + dx)].
-torch::Tensor moved_by_indexing(const torch::Tensor& x, int64_t dy, int64_t dx) {
-  const auto rows = (torch::arange(x.size(2)) + dy).clamp(0, x.size(2) - 1);
-  const auto columns = (torch::arange(x.size(3)) + dx).clamp(0, x.size(3) - 1);
-  return x.index_select(2, rows).index_select(3, columns);
-}
-}  // namespace
 
 TEST(Inference, ShiftTtaAveragesTheImageMovedOnePixelEachWayAndTheirMirrors) {
   seed_everything(9);
@@ -139,7 +143,6 @@ TEST(Inference, ShiftTtaAveragesTheImageMovedOnePixelEachWayAndTheirMirrors) {
   train_briefly(*net);
   const torch::Tensor x = torch::rand({4, 1, 28, 28});
   torch::InferenceMode guard;
-  const train::Precision fp32{false, false, "", false};
   std::vector<torch::Tensor> views{x};
   for (const auto& [dy, dx] : {std::pair{-1, 0}, {1, 0}, {0, -1}, {0, 1}}) views.push_back(moved_by_indexing(x, dy, dx));
   torch::Tensor shifts = torch::zeros({4, 10}), both = torch::zeros({4, 10});
@@ -147,14 +150,11 @@ TEST(Inference, ShiftTtaAveragesTheImageMovedOnePixelEachWayAndTheirMirrors) {
     shifts += net->forward(view) / 5;
     both += (net->forward(view) + net->forward(view.flip({3}))) / 10;
   }
-  const auto close = [](const torch::Tensor& a, const torch::Tensor& b) {
-    return (a - b).abs().max().item<double>() <= 1e-5 * (1 + b.abs().max().item<double>());
-  };
-  EXPECT_TRUE(close(eval::InferencePlan(*net, fp32, {false, true}).forward(x), shifts));
-  EXPECT_TRUE(close(eval::InferencePlan(*net, fp32, {true, true}).forward(x), both));
-  EXPECT_FALSE(close(shifts, net->forward(x))) << "the shifted images count";
+  EXPECT_TRUE(equal_up_to_rounding(eval::InferencePlan(*net, kFp32, {false, true}).forward(x), shifts));
+  EXPECT_TRUE(equal_up_to_rounding(eval::InferencePlan(*net, kFp32, {true, true}).forward(x), both));
+  EXPECT_FALSE(equal_up_to_rounding(shifts, net->forward(x))) << "the shifted images count";
   EXPECT_EQ((eval::TestTimeAugmentation{true, true}.views()), 10);
   const torch::Tensor flat = torch::full({2, 1, 28, 28}, 0.3);
-  EXPECT_TRUE(close(eval::InferencePlan(*net, fp32, {false, true}).forward(flat), net->forward(flat)))
+  EXPECT_TRUE(equal_up_to_rounding(eval::InferencePlan(*net, kFp32, {false, true}).forward(flat), net->forward(flat)))
       << "a uniform image moved with its edges repeated is itself";
 }
