@@ -97,7 +97,8 @@ def make_scheduler(s, optimizer, epochs, steps_per_epoch):
         return torch.optim.lr_scheduler.OneCycleLR(
             optimizer, max_lr=[g["lr"] for g in optimizer.param_groups], total_steps=epochs * steps_per_epoch,
             pct_start=s.get("pct_start", 0.3), div_factor=s.get("div_factor", 25.0),
-            final_div_factor=s.get("final_div_factor", 1e4), cycle_momentum=False), True
+            final_div_factor=s.get("final_div_factor", 1e4), cycle_momentum=s.get("cycle_momentum", True),
+            base_momentum=s.get("base_momentum", 0.85), max_momentum=s.get("max_momentum", 0.95)), True
     if kind == "cosine":
         return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, epochs, eta_min=s.get("min_lr", 0.0)), False
     if kind == "none":

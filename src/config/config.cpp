@@ -76,6 +76,13 @@ std::vector<Field> build_fields() {
              1e6),
       ranged(make_field("final_div_factor", FieldType::kNumber, 1e4, "onecycle: last lr = first lr / final_div_factor"),
              1.0, 1e9),
+      make_field("cycle_momentum", FieldType::kBool, true,
+                 "onecycle: cycle the momentum (sgd momentum, adam/adamw first beta) inversely to the lr, from "
+                 "max_momentum down to base_momentum and back, as OneCycleLR"),
+      ranged(make_field("base_momentum", FieldType::kNumber, 0.85, "onecycle: the momentum at the peak lr"), 0.0,
+             0.9999),
+      ranged(make_field("max_momentum", FieldType::kNumber, 0.95, "onecycle: the momentum at the cycle's start and end"),
+             0.0, 0.9999),
       ranged(make_field("step_size", FieldType::kInt, 10, "step: epochs between decays"), 1, 1e6),
       ranged(make_field("gamma", FieldType::kNumber, 0.1, "step: decay factor"), 0.0, 1.0),
       ranged(make_field("min_lr", FieldType::kNumber, 0.0, "cosine/plateau: lower bound of the lr"), 0.0, 100.0),

@@ -75,6 +75,29 @@ double learning_rate(const torch::optim::Optimizer& optimizer) {
   return optimizer.param_groups().at(0).options().get_lr();
 }
 
+void set_momentum(torch::optim::Optimizer& optimizer, double momentum) {
+  for (auto& group : optimizer.param_groups()) {
+    auto& options = group.options();
+    if (auto* sgd = dynamic_cast<torch::optim::SGDOptions*>(&options)) {
+      sgd->momentum(momentum);
+    } else if (auto* adam = dynamic_cast<torch::optim::AdamOptions*>(&options)) {
+      adam->betas({momentum, std::get<1>(adam->betas())});
+    } else if (auto* adamw = dynamic_cast<torch::optim::AdamWOptions*>(&options)) {
+      adamw->betas({momentum, std::get<1>(adamw->betas())});
+    } else {
+      throw_usage("/scheduler/cycle_momentum: this optimizer has no momentum to cycle");
+    }
+  }
+}
+
+double momentum(const torch::optim::Optimizer& optimizer) {
+  const auto& options = optimizer.param_groups().at(0).options();
+  if (const auto* sgd = dynamic_cast<const torch::optim::SGDOptions*>(&options)) return sgd->momentum();
+  if (const auto* adam = dynamic_cast<const torch::optim::AdamOptions*>(&options)) return std::get<0>(adam->betas());
+  if (const auto* adamw = dynamic_cast<const torch::optim::AdamWOptions*>(&options)) return std::get<0>(adamw->betas());
+  throw_usage("this optimizer has no momentum");
+}
+
 LrScheduler::LrScheduler(const json& section, double base_lr, int64_t total_epochs, int64_t steps_per_epoch)
     : section_(section),
       type_(section.at("type")),
@@ -118,8 +141,17 @@ double LrScheduler::step_batch() {
   return lr_;
 }
 
+std::optional<double> LrScheduler::momentum() const {
+  if (type_ != "onecycle" || !section_.at("cycle_momentum").get<bool>()) return std::nullopt;
+  const double base = section_.at("base_momentum"), max = section_.at("max_momentum");
+  return one_cycle(max, base, max);
+}
+
 double LrScheduler::scheduled_lr() const {
-  if (type_ == "onecycle") return one_cycle_lr();
+  if (type_ == "onecycle") {
+    const double initial = base_lr_ / section_.at("div_factor").get<double>();
+    return one_cycle(initial, base_lr_, initial / section_.at("final_div_factor").get<double>());
+  }
   const bool by_step = section_.at("interval") == "step";
   // Position in epochs: fractional when stepped per batch, whole epochs otherwise.
   const double epochs = by_step ? static_cast<double>(steps_done_) / static_cast<double>(steps_per_epoch_)
@@ -144,19 +176,17 @@ double LrScheduler::scheduled_lr() const {
   return lr;
 }
 
-// OneCycleLR(max_lr=lr, total_steps, pct_start, div_factor, final_div_factor, anneal_strategy="cos").
-double LrScheduler::one_cycle_lr() const {
-  const auto anneal = [](double start, double end, double pct) {
-    return end + (start - end) / 2.0 * (std::cos(M_PI * pct) + 1);
-  };
+// OneCycleLR(max_lr=lr, total_steps, pct_start, anneal_strategy="cos")'s two phases: from `start`
+// to `peak` while the lr rises, then to `end` (the lr: initial, max, min lr; the momentum: max,
+// base, max momentum).
+double LrScheduler::one_cycle(double start, double peak, double end) const {
+  const auto anneal = [](double from, double to, double pct) { return to + (from - to) / 2.0 * (std::cos(M_PI * pct) + 1); };
   const double total = static_cast<double>(total_epochs_ * steps_per_epoch_);
-  const double initial = base_lr_ / section_.at("div_factor").get<double>();
-  const double final_lr = initial / section_.at("final_div_factor").get<double>();
   const double peak_step = section_.at("pct_start").get<double>() * total - 1;
   const double step = std::min(static_cast<double>(steps_done_), total - 1);
-  if (step <= peak_step) return anneal(initial, base_lr_, step / peak_step);
+  if (step <= peak_step) return anneal(start, peak, step / peak_step);
   const double rest = total - 1 - peak_step;
-  return rest > 0 ? anneal(base_lr_, final_lr, (step - peak_step) / rest) : final_lr;
+  return rest > 0 ? anneal(peak, end, (step - peak_step) / rest) : end;
 }
 
 json LrScheduler::state() const {

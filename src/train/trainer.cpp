@@ -123,7 +123,7 @@ EpochMetrics Trainer::train_epoch(data::BatchLoader& train, int64_t epoch) {
     if (ema_) ema_->update(*model_);
     if (scheduler_) {
       const double lr = scheduler_->step_batch();
-      if (scheduler_->per_step()) set_learning_rate(*optimizer_, lr, options_.lr_scales);
+      if (scheduler_->per_step()) apply_schedule(lr);
     }
     seen += n;
     const auto here = [&] {
@@ -187,13 +187,18 @@ void Trainer::start_from_rank0_weights() {
   }
 }
 
+void Trainer::apply_schedule(double lr) {
+  set_learning_rate(*optimizer_, lr, options_.lr_scales);
+  if (const auto momentum = scheduler_->momentum()) set_momentum(*optimizer_, *momentum);
+}
+
 void Trainer::fit(data::BatchLoader& train, const data::BatchLoader* val) {
   stop_requested_ = false;
   interrupted_by_ = 0;
   paused_ = false;
   if (replicas_) start_from_rank0_weights();
   if (ema_ && ema_->updates() == 0) ema_->reset(*model_);  // rank 0's weights, or loaded ones
-  if (scheduler_) set_learning_rate(*optimizer_, scheduler_->lr(), options_.lr_scales);  // a warm-up's first lr
+  if (scheduler_) apply_schedule(scheduler_->lr());  // a warm-up's first lr, a cycle's first momentum
   for (auto& cb : callbacks_) cb->on_fit_start(*this);
   for (int64_t epoch = completed_epochs() + 1; epoch <= options_.epochs && !stop_requested_; ++epoch) {
     EpochMetrics m = train_epoch(train, epoch);
@@ -207,7 +212,7 @@ void Trainer::fit(data::BatchLoader& train, const data::BatchLoader* val) {
       m.val_loss = v.loss;
       m.val_accuracy = v.accuracy;
     }
-    if (scheduler_) set_learning_rate(*optimizer_, scheduler_->step(m.by_name()), options_.lr_scales);
+    if (scheduler_) apply_schedule(scheduler_->step(m.by_name()));
     history_.push_back(m);
     for (auto& cb : callbacks_) cb->on_epoch_end(*this, m);
     if (stop_between_epochs()) {  // the checkpoints just written hold the state

@@ -185,8 +185,9 @@ TEST_F(Interop, ResNet18LayoutIsTorchvisionsResNet18) {
 
 namespace {
 
-// The learning rate before each of `steps` optimizer steps, from deepl's scheduler for `section`
-// (an epoch ends every `steps_per_epoch` steps) and from PyTorch's (schedule_lrs.py ARGS).
+// The learning rate (and a cycled momentum) before each of `steps` optimizer steps, from deepl's
+// scheduler for `section` (an epoch ends every `steps_per_epoch` steps) and from PyTorch's
+// (schedule_lrs.py ARGS).
 void expect_pytorchs_learning_rates(const nlohmann::json& section, int64_t epochs, int64_t steps_per_epoch,
                                     const std::string& args) {
   const auto exp = config::resolve_experiment({{"name", "s"}, {"model", {{"type", "mlp"}}}, {"scheduler", section}});
@@ -198,7 +199,16 @@ void expect_pytorchs_learning_rates(const nlohmann::json& section, int64_t epoch
   std::string line;
   for (int64_t step = 0; step < epochs * steps_per_epoch; ++step) {
     ASSERT_TRUE(std::getline(theirs, line)) << "step " << step;
-    EXPECT_NEAR(ours.lr(), std::stod(line), 1e-9) << section.dump() << " step " << step;
+    std::istringstream values(line);
+    double lr = 0, momentum = 0;
+    ASSERT_TRUE(values >> lr) << line;
+    EXPECT_NEAR(ours.lr(), lr, 1e-9) << section.dump() << " step " << step;
+    if (values >> momentum) {
+      ASSERT_TRUE(ours.momentum().has_value()) << section.dump();
+      EXPECT_NEAR(*ours.momentum(), momentum, 1e-9) << section.dump() << " step " << step;
+    } else {
+      EXPECT_FALSE(ours.momentum().has_value()) << section.dump();
+    }
     ours.step_batch();
     if ((step + 1) % steps_per_epoch == 0) ours.step({});
   }
@@ -207,10 +217,11 @@ void expect_pytorchs_learning_rates(const nlohmann::json& section, int64_t epoch
 }  // namespace
 
 TEST_F(Interop, PerStepSchedulesArePytorchs) {
-  expect_pytorchs_learning_rates({{"type", "onecycle"}}, 4, 10, "onecycle 0.1 40 0.3 25 10000");
-  const nlohmann::json short_cycle = {
-      {"type", "onecycle"}, {"pct_start", 0.25}, {"div_factor", 10}, {"final_div_factor", 100}};
-  expect_pytorchs_learning_rates(short_cycle, 3, 7, "onecycle 0.1 21 0.25 10 100");
+  expect_pytorchs_learning_rates({{"type", "onecycle"}}, 4, 10, "onecycle 0.1 40 0.3 25 10000 0.85 0.95");
+  const nlohmann::json short_cycle = {{"type", "onecycle"},      {"pct_start", 0.25},    {"div_factor", 10},
+                                      {"final_div_factor", 100}, {"base_momentum", 0.8}, {"max_momentum", 0.9}};
+  expect_pytorchs_learning_rates(short_cycle, 3, 7, "onecycle 0.1 21 0.25 10 100 0.8 0.9");
+  expect_pytorchs_learning_rates({{"type", "onecycle"}, {"cycle_momentum", false}}, 4, 10, "onecycle 0.1 40 0.3 25 10000");
   const nlohmann::json warm_cosine = {
       {"type", "cosine"}, {"interval", "step"}, {"warmup_epochs", 1.5}, {"warmup_start_factor", 0.2}, {"min_lr", 0.001}};
   expect_pytorchs_learning_rates(warm_cosine, 5, 6, "warmup_cosine 0.1 30 9 0.2 0.001");

@@ -367,6 +367,67 @@ TEST(Optim, ShippedAdamConfigsGetTheFusedOptimizer) {
             nullptr);
 }
 
+TEST(Optim, SetMomentumSetsSgdsMomentumAndAdamsFirstBetaInEveryGroup) {
+  auto net = torch::nn::Sequential(torch::nn::Linear(3, 2));
+  const auto groups = train::parameter_groups(*net, 1.0, "features.", true);  // weight; bias without decay
+  ASSERT_EQ(groups.size(), 2u);
+  for (const std::string type : {"sgd", "adam", "adamw"}) {
+    const json section = {{"type", type}, {"lr", 0.01},  {"weight_decay", 0.0}, {"momentum", 0.9},
+                          {"nesterov", true}, {"betas", {0.9, 0.999}}, {"eps", 1e-8}};
+    auto opt = train::make_optimizer(section, groups);
+    train::set_momentum(*opt, 0.87);
+    for (auto& group : opt->param_groups()) {
+      auto& options = group.options();
+      if (type == "sgd") {
+        EXPECT_DOUBLE_EQ(static_cast<torch::optim::SGDOptions&>(options).momentum(), 0.87);
+      } else {
+        const auto betas = type == "adam" ? static_cast<torch::optim::AdamOptions&>(options).betas()
+                                          : static_cast<torch::optim::AdamWOptions&>(options).betas();
+        EXPECT_DOUBLE_EQ(std::get<0>(betas), 0.87) << type;
+        EXPECT_DOUBLE_EQ(std::get<1>(betas), 0.999) << type;
+      }
+    }
+    EXPECT_DOUBLE_EQ(train::momentum(*opt), 0.87) << type;
+  }
+}
+
+namespace {
+
+// Records, at the end of each epoch, the optimizer's momentum and the one the schedule gives.
+struct MomentumRecorder : train::Callback {
+  MomentumRecorder(std::shared_ptr<torch::optim::Optimizer> optimizer, std::shared_ptr<train::LrScheduler> scheduler)
+      : optimizer(std::move(optimizer)), scheduler(std::move(scheduler)) {}
+  void on_batch_end(train::Trainer&, const train::BatchProgress&) override {
+    applied.push_back(train::momentum(*optimizer));
+    scheduled.push_back(scheduler->momentum().value_or(-1));
+  }
+  std::shared_ptr<torch::optim::Optimizer> optimizer;
+  std::shared_ptr<train::LrScheduler> scheduler;
+  std::vector<double> applied, scheduled;
+};
+
+}  // namespace
+
+TEST(Trainer, OneCycleCyclesTheOptimizersMomentumAsItGoes) {
+  const auto d = synthetic(256, 3);  // 8 batches of 32 per epoch, the progress read at each epoch's end
+  auto s = make_setup(2, 1e-2, {{"type", "onecycle"}});
+  auto recorder = std::make_shared<MomentumRecorder>(s.optimizer, s.scheduler);
+  s.trainer->add_callback(recorder);
+  auto l = loader(d, true);
+  s.trainer->fit(l, nullptr);
+  ASSERT_EQ(recorder->applied.size(), 2u);
+  EXPECT_EQ(recorder->applied, recorder->scheduled);
+  // After 8 of 16 steps, past the peak at step 0.3 x 16 - 1: on the way back up from 0.85 to 0.95.
+  const double pct = (8 - 3.8) / (15 - 3.8);
+  EXPECT_NEAR(recorder->applied[0], 0.95 + (0.85 - 0.95) / 2 * (std::cos(M_PI * pct) + 1), 1e-12);
+  EXPECT_DOUBLE_EQ(recorder->applied[1], 0.95) << "the cycle ends at max_momentum";
+
+  auto constant = make_setup(2, 1e-2, {{"type", "onecycle"}, {"cycle_momentum", false}});
+  auto l2 = loader(d, true);
+  constant.trainer->fit(l2, nullptr);
+  EXPECT_DOUBLE_EQ(train::momentum(*constant.optimizer), 0.9) << "Adam's first beta, untouched";
+}
+
 namespace {
 
 // conv (with bias) -> batch norm -> linear, every gradient zero: a step changes a parameter only

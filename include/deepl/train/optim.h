@@ -7,6 +7,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -41,12 +42,17 @@ std::shared_ptr<torch::optim::Optimizer> make_optimizer(const nlohmann::json& se
 void set_learning_rate(torch::optim::Optimizer& optimizer, double lr, const std::vector<double>& scales = {});
 /// The learning rate of the first parameter group (the head's).
 double learning_rate(const torch::optim::Optimizer& optimizer);
+/// Sets every group's momentum: SGD's `momentum`, Adam's and AdamW's first beta (what OneCycleLR
+/// cycles).
+void set_momentum(torch::optim::Optimizer& optimizer, double momentum);
+/// The momentum (or first beta) of the first parameter group.
+double momentum(const torch::optim::Optimizer& optimizer);
 
 /// Learning-rate schedule of a `scheduler` config section: none, step, cosine (to min_lr over the
 /// run), plateau, each per epoch or (interval "step") per batch, after an optional linear warm-up;
 /// or onecycle, always per batch. The shapes are PyTorch's: LinearLR for the warm-up, then
 /// CosineAnnealingLR over the remaining steps (as SequentialLR chains them); OneCycleLR with
-/// cosine annealing (its learning rate; momentum is not cycled).
+/// cosine annealing, including its inverse cycle of the momentum (`cycle_momentum`).
 class LrScheduler {
  public:
   LrScheduler(const nlohmann::json& section, double base_lr, int64_t total_epochs, int64_t steps_per_epoch = 1);
@@ -57,12 +63,14 @@ class LrScheduler {
   /// Whether the lr changes between batches (step_batch's value must then be applied).
   bool per_step() const;
   double lr() const { return lr_; }
+  /// The momentum (Adam: first beta) for the next step while onecycle cycles it; empty otherwise.
+  std::optional<double> momentum() const;
   nlohmann::json state() const;
   void load_state(const nlohmann::json& state);
 
  private:
   double scheduled_lr() const;
-  double one_cycle_lr() const;
+  double one_cycle(double start, double peak, double end) const;
 
   nlohmann::json section_;
   std::string type_;

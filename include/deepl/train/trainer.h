@@ -168,6 +168,8 @@ class Trainer {
   void sum_position_over_ranks();
   eval::Metrics validate(const data::BatchLoader& val);
   void start_from_rank0_weights();
+  // Sets the optimizer's learning rate (scaled per group) and, while the schedule cycles it, momentum.
+  void apply_schedule(double lr);
 
   std::shared_ptr<models::NetworkImpl> model_;
   std::shared_ptr<torch::optim::Optimizer> optimizer_;
