@@ -180,7 +180,9 @@ double LrScheduler::scheduled_lr() const {
 // to `peak` while the lr rises, then to `end` (the lr: initial, max, min lr; the momentum: max,
 // base, max momentum).
 double LrScheduler::one_cycle(double start, double peak, double end) const {
-  const auto anneal = [](double from, double to, double pct) { return to + (from - to) / 2.0 * (std::cos(M_PI * pct) + 1); };
+  const auto anneal = [](double from, double to, double pct) {
+    return to + (from - to) / 2.0 * (std::cos(M_PI * pct) + 1);
+  };
   const double total = static_cast<double>(total_epochs_ * steps_per_epoch_);
   const double peak_step = section_.at("pct_start").get<double>() * total - 1;
   const double step = std::min(static_cast<double>(steps_done_), total - 1);

@@ -221,7 +221,8 @@ TEST_F(Interop, PerStepSchedulesArePytorchs) {
   const nlohmann::json short_cycle = {{"type", "onecycle"},      {"pct_start", 0.25},    {"div_factor", 10},
                                       {"final_div_factor", 100}, {"base_momentum", 0.8}, {"max_momentum", 0.9}};
   expect_pytorchs_learning_rates(short_cycle, 3, 7, "onecycle 0.1 21 0.25 10 100 0.8 0.9");
-  expect_pytorchs_learning_rates({{"type", "onecycle"}, {"cycle_momentum", false}}, 4, 10, "onecycle 0.1 40 0.3 25 10000");
+  expect_pytorchs_learning_rates({{"type", "onecycle"}, {"cycle_momentum", false}}, 4, 10,
+                                 "onecycle 0.1 40 0.3 25 10000");
   const nlohmann::json warm_cosine = {
       {"type", "cosine"}, {"interval", "step"}, {"warmup_epochs", 1.5}, {"warmup_start_factor", 0.2}, {"min_lr", 0.001}};
   expect_pytorchs_learning_rates(warm_cosine, 5, 6, "warmup_cosine 0.1 30 9 0.2 0.001");

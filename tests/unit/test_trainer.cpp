@@ -393,7 +393,7 @@ TEST(Optim, SetMomentumSetsSgdsMomentumAndAdamsFirstBetaInEveryGroup) {
 
 namespace {
 
-// Records, at the end of each epoch, the optimizer's momentum and the one the schedule gives.
+// Records, at each progress report, the optimizer's momentum and the one the schedule gives.
 struct MomentumRecorder : train::Callback {
   MomentumRecorder(std::shared_ptr<torch::optim::Optimizer> optimizer, std::shared_ptr<train::LrScheduler> scheduler)
       : optimizer(std::move(optimizer)), scheduler(std::move(scheduler)) {}
