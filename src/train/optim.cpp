@@ -75,28 +75,23 @@ double learning_rate(const torch::optim::Optimizer& optimizer) {
   return optimizer.param_groups().at(0).options().get_lr();
 }
 
-void set_momentum(torch::optim::Optimizer& optimizer, double momentum) {
-  for (auto& group : optimizer.param_groups()) {
-    auto& options = group.options();
-    if (auto* sgd = dynamic_cast<torch::optim::SGDOptions*>(&options)) {
-      sgd->momentum(momentum);
-    } else if (auto* adam = dynamic_cast<torch::optim::AdamOptions*>(&options)) {
-      adam->betas({momentum, std::get<1>(adam->betas())});
-    } else if (auto* adamw = dynamic_cast<torch::optim::AdamWOptions*>(&options)) {
-      adamw->betas({momentum, std::get<1>(adamw->betas())});
-    } else {
-      throw_usage("/scheduler/cycle_momentum: this optimizer has no momentum to cycle");
-    }
-  }
+namespace {
+
+// What OneCycleLR cycles in a group: SGD's momentum, or Adam's and AdamW's first beta.
+double& momentum_of(torch::optim::OptimizerOptions& options) {
+  if (auto* sgd = dynamic_cast<torch::optim::SGDOptions*>(&options)) return sgd->momentum();
+  if (auto* adam = dynamic_cast<torch::optim::AdamOptions*>(&options)) return std::get<0>(adam->betas());
+  if (auto* adamw = dynamic_cast<torch::optim::AdamWOptions*>(&options)) return std::get<0>(adamw->betas());
+  throw_usage("/scheduler/cycle_momentum: this optimizer has no momentum to cycle");
 }
 
-double momentum(const torch::optim::Optimizer& optimizer) {
-  const auto& options = optimizer.param_groups().at(0).options();
-  if (const auto* sgd = dynamic_cast<const torch::optim::SGDOptions*>(&options)) return sgd->momentum();
-  if (const auto* adam = dynamic_cast<const torch::optim::AdamOptions*>(&options)) return std::get<0>(adam->betas());
-  if (const auto* adamw = dynamic_cast<const torch::optim::AdamWOptions*>(&options)) return std::get<0>(adamw->betas());
-  throw_usage("this optimizer has no momentum");
+}  // namespace
+
+void set_momentum(torch::optim::Optimizer& optimizer, double momentum) {
+  for (auto& group : optimizer.param_groups()) momentum_of(group.options()) = momentum;
 }
+
+double momentum(torch::optim::Optimizer& optimizer) { return momentum_of(optimizer.param_groups().at(0).options()); }
 
 LrScheduler::LrScheduler(const json& section, double base_lr, int64_t total_epochs, int64_t steps_per_epoch)
     : section_(section),

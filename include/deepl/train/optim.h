@@ -46,7 +46,7 @@ double learning_rate(const torch::optim::Optimizer& optimizer);
 /// cycles).
 void set_momentum(torch::optim::Optimizer& optimizer, double momentum);
 /// The momentum (or first beta) of the first parameter group.
-double momentum(const torch::optim::Optimizer& optimizer);
+double momentum(torch::optim::Optimizer& optimizer);
 
 /// Learning-rate schedule of a `scheduler` config section: none, step, cosine (to min_lr over the
 /// run), plateau, each per epoch or (interval "step") per batch, after an optional linear warm-up;
