@@ -9,7 +9,8 @@ compared with the checkpoint's accuracy on the IDX test set (metrics.json of its
 
 Usage: photo_accuracy.py DEEPL RUN_DIR IDX_IMAGES IDX_LABELS OUT_DIR [--count N] [--tolerance T]
 Exit 0 when the photo accuracy is within T (default 0.03) of the IDX accuracy; writes
-OUT_DIR/photo_accuracy.json.
+OUT_DIR/photo_accuracy.json. Exit 77 (skipped) when the reproduction that RUN_DIR belongs to
+skipped that run (its summary.json says so), e.g. because its time budget did not fit.
 """
 import argparse
 import gzip
@@ -76,6 +77,20 @@ def predicted_accuracy(deepl, checkpoint, folder):
     return right / len(lines), len(lines)
 
 
+SKIPPED = 77
+
+
+def skipped_by_reproduction(run_dir):
+    """The reproduction's reason for not running RUN_DIR's experiment, or None when it ran."""
+    summary = run_dir.parent / "summary.json"
+    if not summary.exists():
+        return None
+    for row in json.loads(summary.read_text())["results"]:
+        if row["experiment"] == run_dir.name and row["status"].startswith("skipped"):
+            return row["status"]
+    return None
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     for name in ("deepl", "run_dir", "idx_images", "idx_labels", "out_dir"):
@@ -85,6 +100,10 @@ def main():
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
     run_dir, out = pathlib.Path(args.run_dir), pathlib.Path(args.out_dir)
+    reason = skipped_by_reproduction(run_dir)
+    if reason:
+        print(f"{run_dir.name}: no photo check, the reproduction did not train it ({reason})")
+        return SKIPPED
     idx_accuracy = json.loads((run_dir / "metrics.json").read_text())["accuracy"]
     written = write_photos(read_idx(args.idx_images), read_idx(args.idx_labels), out / "photos", args.count, args.seed)
     accuracy, predicted = predicted_accuracy(args.deepl, run_dir / "checkpoints" / "best.pt", out / "photos")
