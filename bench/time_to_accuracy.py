@@ -8,7 +8,8 @@ For each round and experiment, runs `deepl train --config experiments/<name>.jso
 file's plain-PyTorch version of the same recipe (model and initialisation, batch, stratified
 validation split, normalisation, random crop / flip / erasing, SGD or Adam with no decay on biases
 and batch norms, one-cycle or cosine schedule, label smoothing, weight average, validation every
-epoch, flip test-time augmentation, test of the best epoch's weights), each in a fresh process at
+epoch or, without a validation split, best epoch by training loss, flip and shift test-time
+augmentation, test of the best epoch's weights), each in a fresh process at
 the same thread count and seed, and in the precision deepl's run resolved (bf16 autocast with
 channels-last on a CPU with native bf16, fp32 elsewhere). Seconds are the wall time of the whole
 process, from start to the final test evaluation; an implementation reaches the target when its test
@@ -62,15 +63,20 @@ def augment(images, data, generator, erasing):
     return images
 
 
-def init_like_torchvision(model):
-    """deepl's resnet initialises as torchvision's ResNet: kaiming_normal_ (fan_out) convolutions, BN 1/0."""
+def init_like_torchvision(model, zero_init_residual):
+    """deepl's resnet initialises as torchvision's ResNet: kaiming_normal_ (fan_out) convolutions, BN 1/0,
+    and with zero_init_residual each block's last layer zeroed (bn2, or conv2 when pre-activated)."""
     from torch import nn
+    from reference import BasicBlock
     for m in model.modules():
         if isinstance(m, nn.Conv2d):
             nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
         elif isinstance(m, nn.BatchNorm2d):
             nn.init.ones_(m.weight)
             nn.init.zeros_(m.bias)
+    for m in model.modules():
+        if zero_init_residual and isinstance(m, BasicBlock):
+            nn.init.zeros_((m.conv2 if m.preact else m.bn2).weight)
 
 
 def make_optimizer(o, model):
@@ -126,16 +132,29 @@ class WeightAverage:
                     average.copy_(current)
 
 
+def tta_views(x, tta):
+    """deepl's eval.tta views: the image; with "shift" its four one-pixel shifts (edges repeated);
+    with "hflip" each of those mirrored."""
+    import torch
+    views = [x]
+    if "shift" in tta:
+        padded = torch.nn.functional.pad(x, (1, 1, 1, 1), mode="replicate")
+        h, w = x.shape[-2:]
+        views += [padded[..., dy:dy + h, dx:dx + w] for dy, dx in ((0, 1), (2, 1), (1, 0), (1, 2))]
+    if "hflip" in tta:
+        views += [view.flip(-1) for view in views]
+    return views
+
+
 def accuracy(model, images, labels, normalise, batch, tta, precision):
+    """Test accuracy with the logits averaged over the eval.tta views, as deepl's evaluation."""
     import torch
     model.eval()
     correct = 0
     with torch.no_grad(), precision.autocast():
         for i in range(0, len(images), batch):
-            x = precision.layout(normalise(images[i:i + batch]))
-            out = model(x)
-            if tta:
-                out = (out + model(x.flip(-1))) / 2
+            views = tta_views(normalise(images[i:i + batch]), tta)
+            out = sum(model(precision.layout(view.contiguous())).float() for view in views) / len(views)
             correct += (out.argmax(1) == labels[i:i + batch]).sum().item()
     return correct / len(images)
 
@@ -179,7 +198,7 @@ def python_run(cfg, threads, data_root, precision):
 
     model = build_model(cfg["model"])
     if cfg["model"]["type"] == "resnet":
-        init_like_torchvision(model)
+        init_like_torchvision(model, cfg["model"].get("zero_init_residual", False))
     if precision.channels_last:
         model = model.to(memory_format=torch.channels_last)
     train = cfg.get("train", {})
@@ -193,12 +212,13 @@ def python_run(cfg, threads, data_root, precision):
     p = data.get("random_erasing", 0.0)
     erasing = transforms.RandomErasing(p, tuple(data.get("random_erasing_scale", [0.02, 0.33])),
                                        tuple(data.get("random_erasing_ratio", [0.3, 3.3])), value=0) if p else None
-    tta = "hflip" in cfg.get("eval", {}).get("tta", [])
+    tta = cfg.get("eval", {}).get("tta", [])
     eval_batch = data.get("eval_batch_size", 1000)
-    best, best_state = -1.0, None
+    best, best_state = -math.inf, None
     for _ in range(epochs):
         model.train()
         order = train_idx[torch.randperm(len(train_idx), generator=generator)]
+        train_loss = 0.0
         for i in range(0, len(order), batch):
             idx = order[i:i + batch]
             x = precision.layout(normalise(augment(images[idx], data, generator, erasing)))
@@ -206,6 +226,7 @@ def python_run(cfg, threads, data_root, precision):
             with precision.autocast():
                 loss = loss_fn(model(x), labels[idx])
             loss.backward()
+            train_loss += loss.item() * len(idx)
             optimizer.step()
             if average:
                 average.update(model)
@@ -214,7 +235,10 @@ def python_run(cfg, threads, data_root, precision):
         if scheduler is not None and not per_step:
             scheduler.step()
         judged = average.model if average else model
-        val = accuracy(judged, images[val_idx], labels[val_idx], normalise, eval_batch, tta, precision)
+        if len(val_idx):
+            val = accuracy(judged, images[val_idx], labels[val_idx], normalise, eval_batch, tta, precision)
+        else:  # no validation split: best by training loss, as deepl's train.checkpoint.monitor train_loss
+            val = -train_loss / len(order)
         if val > best:
             best, best_state = val, copy.deepcopy(judged.state_dict())
     model.load_state_dict(best_state)

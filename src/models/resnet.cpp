@@ -34,6 +34,10 @@ BasicBlockImpl::BasicBlockImpl(const BasicBlockOptions& o) : options(o) {
     if (!o.preact()) shortcut->push_back(torch::nn::BatchNorm2d(o.out_channels()));
     downsample = register_module("downsample", shortcut);
   }
+  if (o.zero_init_residual()) {
+    torch::NoGradGuard no_grad;
+    (o.preact() ? conv2->weight : bn2->weight).zero_();
+  }
 }
 
 torch::Tensor BasicBlockImpl::forward(torch::Tensor x) {
@@ -67,7 +71,10 @@ ResNetImpl::ResNetImpl(const ResNetOptions& o) : options(o) {
     torch::nn::Sequential layer;
     for (int64_t b = 0; b < blocks[s]; ++b) {
       const int64_t stride = b == 0 ? o.strides()[s] : 1;
-      layer->push_back(BasicBlock(BasicBlockOptions(channels, o.widths()[s]).stride(stride).preact(o.preact())));
+      layer->push_back(BasicBlock(BasicBlockOptions(channels, o.widths()[s])
+                                      .stride(stride)
+                                      .preact(o.preact())
+                                      .zero_init_residual(o.zero_init_residual())));
       channels = o.widths()[s];
     }
     add_stage(fmt::format("layer{}", s + 1), layer);
@@ -107,6 +114,9 @@ ModelEntry resnet_model_entry() {
       make_field("stem_pool", FieldType::kBool, false, "3x3 stride-2 max-pool after the stem (torchvision: true)");
   e.fields = {stem_channels, stem_kernel, stem_stride, stem_pool, blocks, widths, strides,
               make_field("preact", FieldType::kBool, false, "pre-activation blocks (BN-ReLU-conv) and a final norm"),
+              make_field("zero_init_residual", FieldType::kBool, false,
+                         "start each block as its shortcut: zero its last batch norm's weight (torchvision's option; "
+                         "pre-activation: its last convolution's)"),
               dropout};
   e.build = [](const json& o, const InputSpec& in) -> std::shared_ptr<NetworkImpl> {
     return std::make_shared<ResNetImpl>(ResNetOptions(in.channels, in.num_classes)
@@ -118,6 +128,7 @@ ModelEntry resnet_model_entry() {
                                       .widths(o.at("widths").get<std::vector<int64_t>>())
                                       .strides(o.at("strides").get<std::vector<int64_t>>())
                                       .preact(o.at("preact").get<bool>())
+                                      .zero_init_residual(o.at("zero_init_residual").get<bool>())
                                       .dropout(o.at("dropout").get<double>()));
   };
   return e;

@@ -5,6 +5,7 @@
 #include "../test_util.h"
 #include "deepl/config/config.h"
 #include "deepl/models/registry.h"
+#include "deepl/models/resnet.h"
 #include "deepl/models/summary.h"
 #include "deepl/models/zoo.h"
 #include "deepl/train/checkpoint.h"
@@ -139,6 +140,27 @@ TEST(Models, PreActResNetNormsBeforeConvolutionsAndAFinalNorm) {
   EXPECT_FALSE(state.count("layer2.0.downsample.1.weight")) << "pre-activation shortcut: a convolution alone";
   EXPECT_EQ(state.at("norm.weight").sizes(), (std::vector<int64_t>{8}));
   EXPECT_EQ(net->forward(torch::zeros({2, 1, 28, 28})).sizes(), (std::vector<int64_t>{2, 10}));
+}
+
+TEST(Models, ZeroInitResidualStartsEachBlockAsItsShortcut) {
+  for (const bool preact : {false, true}) {
+    SCOPED_TRACE(preact ? "pre-activation" : "post-activation");
+    auto net = build({{"type", "resnet"}, {"stem_channels", 4}, {"blocks", {2}}, {"widths", {4}}, {"strides", {1}},
+                      {"preact", preact}, {"zero_init_residual", true}});
+    net->eval();
+    const auto state = train::model_state_dict(*net);
+    const std::string zeroed = preact ? "layer1.1.conv2.weight" : "layer1.1.bn2.weight";
+    const std::string kept = preact ? "layer1.1.bn2.weight" : "layer1.1.conv2.weight";
+    EXPECT_EQ(state.at(zeroed).abs().max().item<float>(), 0.0F);
+    EXPECT_GT(state.at(kept).abs().max().item<float>(), 0.0F);
+    auto block = net->named_modules()["layer1.1"]->as<models::BasicBlockImpl>();
+    ASSERT_NE(block, nullptr);
+    const torch::Tensor x = torch::randn({2, 4, 8, 8});
+    // Post-activation: relu(0 + shortcut); pre-activation: 0 + shortcut.
+    EXPECT_TRUE(torch::allclose(block->forward(x), preact ? x : torch::relu(x)));
+  }
+  auto plain = build({{"type", "resnet"}, {"stem_channels", 4}, {"blocks", {1}}, {"widths", {4}}, {"strides", {1}}});
+  EXPECT_GT(train::model_state_dict(*plain).at("layer1.0.bn2.weight").min().item<float>(), 0.0F) << "off by default";
 }
 
 TEST(Models, ResNetStagesMustAgree) {

@@ -25,12 +25,15 @@ struct BasicBlockOptions {
   TORCH_ARG(int64_t, out_channels);
   TORCH_ARG(int64_t, stride) = 1;
   TORCH_ARG(bool, preact) = false;
+  TORCH_ARG(bool, zero_init_residual) = false;
 };
 
 /// Two 3x3 convolutions and a shortcut (identity, or a strided 1x1 convolution when the shape
 /// changes). Post-activation: relu(bn2(conv2(relu(bn1(conv1 x)))) + shortcut x).
 /// Pre-activation: conv2(relu(bn2(conv1 a))) + shortcut, a = relu(bn1 x); the shortcut
-/// convolution (when there is one) takes a, else it is x.
+/// convolution (when there is one) takes a, else it is x. zero_init_residual zeroes the residual
+/// branch's last layer (bn2's weight, as torchvision; conv2's weight when pre-activated), so that the
+/// block starts as its shortcut.
 class BasicBlockImpl : public torch::nn::Module {
  public:
   explicit BasicBlockImpl(const BasicBlockOptions& options);
@@ -55,7 +58,8 @@ struct ResNetOptions {
   TORCH_ARG(std::vector<int64_t>, widths) = std::vector<int64_t>({32, 64, 128});
   TORCH_ARG(std::vector<int64_t>, strides) = std::vector<int64_t>({1, 2, 2});
   TORCH_ARG(bool, preact) = false;
-  TORCH_ARG(double, dropout) = 0.0;  // before fc
+  TORCH_ARG(bool, zero_init_residual) = false;  // each block starts as its shortcut (torchvision's option)
+  TORCH_ARG(double, dropout) = 0.0;             // before fc
 };
 
 class ResNetImpl : public NetworkImpl {
