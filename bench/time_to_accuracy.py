@@ -74,8 +74,10 @@ def init_like_torchvision(model, zero_init_residual):
         elif isinstance(m, nn.BatchNorm2d):
             nn.init.ones_(m.weight)
             nn.init.zeros_(m.bias)
-    for m in model.modules():
-        if zero_init_residual and isinstance(m, BasicBlock):
+    if not zero_init_residual:
+        return
+    for m in model.modules():  # after the batch norms' ones, which would undo it
+        if isinstance(m, BasicBlock):
             nn.init.zeros_((m.conv2 if m.preact else m.bn2).weight)
 
 
