@@ -6,9 +6,9 @@
 
 Each run is `deepl train --config experiments/<name>.json --set ...` in a fresh process at the same
 thread count and seed; a piece is removed only when the config uses it (the one-cycle schedule becomes
-a constant learning rate, label smoothing / weight average / shifts / flips / erasing / flip TTA are
-switched off, weight decay applies to every parameter, SGD loses Nesterov, a CNN's blocks lose their
-batch norm). Extra --set overrides go to every run (e.g. train.epochs=1 for a quick look). Writes
+a constant learning rate, label smoothing / weight average / shifts / flips / erasing / test-time
+augmentation are switched off, progressive resizing trains every epoch at full size, weight decay
+applies to every parameter, SGD loses Nesterov, a CNN's blocks lose their batch norm). Extra --set overrides go to every run (e.g. train.epochs=1 for a quick look). Writes
 results.md and results.json to DIR (default bench/results/ablation-<name>-<ISA level>): test and
 validation accuracy and the training time each run reports.
 """
@@ -41,7 +41,9 @@ def removals(cfg):
         ("without random shifts", data.get("random_crop", 0) > 0, ["data.random_crop=0"]),
         ("without random flips", data.get("hflip", False), ["data.hflip=false"]),
         ("without random erasing", data.get("random_erasing", 0) > 0, ["data.random_erasing=0"]),
-        ("without flip test-time augmentation", "hflip" in cfg.get("eval", {}).get("tta", []), ["eval.tta=[]"]),
+        ("without progressive resizing (every epoch at full size)", bool(data.get("progressive_sizes")),
+         ["data.progressive_sizes=[]"]),
+        ("without test-time augmentation", bool(cfg.get("eval", {}).get("tta")), ["eval.tta=[]"]),
         ("weight decay on every parameter", opt.get("no_decay_bias_bn", False),
          ["optimizer.no_decay_bias_bn=false"]),
         ("without Nesterov momentum", opt.get("nesterov", False), ["optimizer.nesterov=false"]),

@@ -6,10 +6,10 @@
 
 For each round and experiment, runs `deepl train --config experiments/<name>.json` and then this
 file's plain-PyTorch version of the same recipe (model and initialisation, batch, stratified
-validation split, normalisation, random crop / flip / erasing, SGD or Adam with no decay on biases
-and batch norms, one-cycle or cosine schedule, label smoothing, weight average, validation every
-epoch or, without a validation split, best epoch by training loss, flip and shift test-time
-augmentation, test of the best epoch's weights), each in a fresh process at
+validation split, normalisation, random crop / flip / erasing, progressive resizing, SGD or Adam
+with no decay on biases and batch norms, one-cycle or cosine schedule, label smoothing, weight
+average, validation every epoch or, without a validation split, best epoch by training loss, flip
+and shift test-time augmentation, test of the best epoch's weights), each in a fresh process at
 the same thread count and seed, and in the precision deepl's run resolved (bf16 autocast with
 channels-last on a CPU with native bf16, fp32 elsewhere). Seconds are the wall time of the whole
 process, from start to the final test evaluation; an implementation reaches the target when its test
@@ -217,13 +217,19 @@ def python_run(cfg, threads, data_root, precision):
     tta = cfg.get("eval", {}).get("tta", [])
     eval_batch = data.get("eval_batch_size", 1000)
     best, best_state = -math.inf, None
-    for _ in range(epochs):
+    sizes = data.get("progressive_sizes", [])
+    for epoch in range(epochs):
         model.train()
+        side = sizes[min(epoch * len(sizes) // epochs, len(sizes) - 1)] if sizes else None
         order = train_idx[torch.randperm(len(train_idx), generator=generator)]
         train_loss = 0.0
         for i in range(0, len(order), batch):
             idx = order[i:i + batch]
-            x = precision.layout(normalise(augment(images[idx], data, generator, erasing)))
+            x = normalise(augment(images[idx], data, generator, erasing))
+            if side is not None and side != x.shape[-1]:  # deepl's progressive resizing: area averaging when shrinking
+                x = torch.nn.functional.adaptive_avg_pool2d(x, side) if side < x.shape[-1] else \
+                    torch.nn.functional.interpolate(x, size=side, mode="bilinear", align_corners=False)
+            x = precision.layout(x)
             optimizer.zero_grad(set_to_none=True)
             with precision.autocast():
                 loss = loss_fn(model(x), labels[idx])

@@ -45,6 +45,10 @@ std::vector<Field> build_fields() {
                         "random erasing: range of the rectangle's area, as a fraction of the image's"), 0.0, 1.0),
       ranged(make_field("random_erasing_ratio", FieldType::kNumberList, json::array({0.3, 3.3}),
                         "random erasing: range of the rectangle's aspect ratio (drawn log-uniformly)"), 0.01, 100.0),
+      ranged(make_field("progressive_sizes", FieldType::kIntList, json::array(),
+                        "progressive resizing: training image sides for equal stages of the epochs, e.g. [20, 24, 28] "
+                        "(repeat one for more epochs there; the model must take any size, as resnet does); "
+                        "evaluation stays at the images' own size ([]: off)"), 4, 1024),
   };
   Field model = make_field("model", FieldType::kAny, nullptr, "model: `type` plus that type's options (see below)");
   std::vector<Field> optimizer = {

@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "deepl/core/error.h"
+#include "deepl/data/loader.h"
 
 namespace deepl::data {
 
@@ -24,16 +25,8 @@ torch::Tensor border_pixels(const torch::Tensor& gray) {
   return torch::cat({gray[0], gray[h - 1], gray.select(1, 0), gray.select(1, w - 1)});
 }
 
-// Area averaging when shrinking (no aliasing), bilinear when growing.
 torch::Tensor resize(const torch::Tensor& chw, int64_t height, int64_t width) {
-  const torch::Tensor batch = chw.unsqueeze(0);
-  const bool shrinking = height <= chw.size(1) && width <= chw.size(2);
-  if (shrinking) return F::adaptive_avg_pool2d(batch, F::AdaptiveAvgPool2dFuncOptions({height, width})).squeeze(0);
-  return F::interpolate(batch, F::InterpolateFuncOptions()
-                                   .size(std::vector<int64_t>{height, width})
-                                   .mode(torch::kBilinear)
-                                   .align_corners(false))
-      .squeeze(0);
+  return resize_images(chw.unsqueeze(0), height, width).squeeze(0);
 }
 
 // Background to 0 and the brightest ink to 1.

@@ -135,6 +135,25 @@ Transform random_erasing(double p, std::pair<double, double> scale, std::pair<do
   };
 }
 
+torch::Tensor resize_images(const torch::Tensor& x, int64_t height, int64_t width) {
+  namespace F = torch::nn::functional;
+  if (height == x.size(2) && width == x.size(3)) return x;
+  if (height <= x.size(2) && width <= x.size(3)) {
+    return F::adaptive_avg_pool2d(x, F::AdaptiveAvgPool2dFuncOptions({height, width}));
+  }
+  return F::interpolate(x, F::InterpolateFuncOptions()
+                               .size(std::vector<int64_t>{height, width})
+                               .mode(torch::kBilinear)
+                               .align_corners(false));
+}
+
+int64_t ProgressiveResize::size_at(int64_t epoch) const {
+  if (sizes.empty()) return 0;
+  const auto stages = static_cast<int64_t>(sizes.size());
+  const int64_t stage = std::clamp<int64_t>((epoch - 1) * stages / std::max<int64_t>(1, epochs), 0, stages - 1);
+  return sizes[static_cast<size_t>(stage)];
+}
+
 BatchLoader::BatchLoader(Dataset data, torch::Tensor indices, LoaderOptions options)
     : data_(std::move(data)), options_(std::move(options)) {
   indices_ = indices.defined() ? indices.to(torch::kInt64) : torch::arange(data_.size(), torch::kInt64);
@@ -220,6 +239,7 @@ Batch BatchLoader::batch(int64_t i) const {
     auto gen = make_generator(derive_seed(derive_seed(options_.seed, 2000 + epoch_), static_cast<uint64_t>(i)));
     for (const auto& t : options_.transforms) pixels = t(pixels, gen);
   }
+  if (const int64_t side = options_.progressive.size_at(epoch_)) pixels = resize_images(pixels, side, side);
   b.inputs = normalise(std::move(pixels));
   move_to(b, options_.device);
   return b;

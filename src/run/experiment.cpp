@@ -235,6 +235,7 @@ TrainResult train_experiment(const config::Experiment& exp, const TrainOptions& 
   auto model = build_network(exp, prepared.stats.spec());
   model->to(device.device);
   if (precision.channels_last) train::to_channels_last(*model);
+  check_progressive_sizes(*model, exp, prepared.stats.spec());
 
   // What the trainer optimises and reads: the whole model on images or, with a frozen backbone,
   // its head on cached backbone features.

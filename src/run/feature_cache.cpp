@@ -51,7 +51,8 @@ bool uses_feature_cache(const json& e) {
   return m.at("type") == "vgg" && m.at("cache_features").get<bool>() && m.at("freeze").get<int>() == -1 &&
          !m.at("batch_norm").get<bool>() && !m.at("pretrained").get<std::string>().empty() &&
          d.at("random_crop").get<int64_t>() == 0 && !d.at("hflip").get<bool>() &&
-         d.at("random_erasing").get<double>() == 0 && e.at("eval").at("tta").empty();  // features cannot be mirrored
+         d.at("random_erasing").get<double>() == 0 && d.at("progressive_sizes").empty() &&
+         e.at("eval").at("tta").empty();  // features cannot be mirrored
 }
 
 data::Dataset cached_features(models::VggImpl& vgg, const data::Dataset& images, const std::string& split,

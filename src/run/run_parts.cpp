@@ -72,12 +72,34 @@ data::BatchLoader make_loader(const data::Dataset& dataset, const torch::Tensor&
       o.transforms.push_back(
           data::random_erasing(d.at("random_erasing"), range("random_erasing_scale"), range("random_erasing_ratio")));
     }
+    o.progressive.sizes = d.at("progressive_sizes").get<std::vector<int64_t>>();
+    o.progressive.epochs = exp.json.at("train").at("epochs");
   }
   return data::BatchLoader(dataset, indices, o);
 }
 
 std::shared_ptr<models::NetworkImpl> build_network(const config::Experiment& exp, const models::InputSpec& spec) {
   return models::build_model(exp.json.at("model"), spec);
+}
+
+void check_progressive_sizes(models::NetworkImpl& model, const config::Experiment& exp, const models::InputSpec& spec) {
+  const auto sizes = exp.json.at("data").at("progressive_sizes").get<std::vector<int64_t>>();
+  if (sizes.empty()) return;
+  const bool was_training = model.is_training();
+  model.eval();
+  torch::NoGradGuard no_grad;
+  const torch::Device device = model.parameters().empty() ? torch::Device(torch::kCPU) : model.parameters()[0].device();
+  for (const int64_t side : sizes) {
+    try {
+      model.forward(torch::zeros({1, spec.channels, side, side}, torch::TensorOptions().device(device)));
+    } catch (const std::exception&) {
+      model.train(was_training);
+      throw_usage(fmt::format("/data/progressive_sizes: model type {} cannot take {}x{} images, only its own {}x{} "
+                              "(progressive resizing needs a model that pools globally, as resnet)",
+                              exp.json.at("model").at("type").dump(), side, side, spec.height, spec.width));
+    }
+  }
+  model.train(was_training);
 }
 
 namespace {

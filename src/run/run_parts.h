@@ -57,6 +57,9 @@ data::BatchLoader make_loader(const data::Dataset& dataset, const torch::Tensor&
                               bool training, const config::Experiment& exp, const DataStats& stats,
                               const dist::WorldInfo& world = {});
 std::shared_ptr<models::NetworkImpl> build_network(const config::Experiment& exp, const models::InputSpec& spec);
+/// Throws a usage error naming /data/progressive_sizes when `model` cannot take one of its sizes
+/// (a flattening model fixed to the images' own size); tries one forward pass at each.
+void check_progressive_sizes(models::NetworkImpl& model, const config::Experiment& exp, const models::InputSpec& spec);
 /// train.precision and train.channels_last resolved for this CPU (or the run's CUDA device); warns
 /// when bf16 was asked for on a CPU without native bf16.
 train::Precision precision_of(const config::Experiment& exp);

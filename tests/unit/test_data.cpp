@@ -255,3 +255,52 @@ TEST(Loader, RandomErasingFollowsTorchvisionsDefinition) {
   const torch::Tensor always = data::random_erasing(1.0)(x, all).select(1, 0) == 0;
   EXPECT_GT(always.any(2).any(1).to(torch::kFloat64).mean().item<double>(), 0.99);
 }
+
+TEST(Loader, ResizeImagesAveragesWhenShrinkingAndInterpolatesWhenGrowing) {
+  const torch::Tensor x = torch::arange(16, torch::kFloat32).view({1, 1, 4, 4});
+  const torch::Tensor half = data::resize_images(x, 2, 2);
+  EXPECT_TRUE(torch::allclose(half.flatten(), torch::tensor({2.5f, 4.5f, 10.5f, 12.5f}))) << "2x2 block means: " << half;
+  EXPECT_TRUE(torch::equal(data::resize_images(x, 4, 4), x));
+  const torch::Tensor grown = data::resize_images(x, 8, 8);
+  EXPECT_EQ(grown.sizes(), (std::vector<int64_t>{1, 1, 8, 8}));
+  EXPECT_FLOAT_EQ(grown[0][0][0][0].item<float>(), 0.0f) << "bilinear, corners not aligned: the corner pixel stays";
+  EXPECT_FLOAT_EQ(grown[0][0][0][1].item<float>(), 0.25f);
+}
+
+TEST(Loader, ProgressiveResizeSplitsTheEpochsIntoEqualStages) {
+  data::ProgressiveResize p{{16, 20, 24, 28}, 10};
+  std::vector<int64_t> sides;
+  for (int64_t e = 1; e <= 10; ++e) sides.push_back(p.size_at(e));
+  EXPECT_EQ(sides, (std::vector<int64_t>{16, 16, 16, 20, 20, 24, 24, 24, 28, 28}));
+  const data::ProgressiveResize even{{16, 20, 24, 28}, 8};
+  EXPECT_EQ(even.size_at(2), 16) << "two epochs a stage";
+  EXPECT_EQ(even.size_at(3), 20);
+  EXPECT_EQ(p.size_at(12), 28) << "epochs past the end stay in the last stage";
+  EXPECT_EQ(data::ProgressiveResize{}.size_at(3), 0) << "off";
+}
+
+// The resized batch is the same batch (same crops and flips) shrunk by area averaging; normalising
+// commutes with averaging, so the two orders agree.
+TEST(Loader, ProgressiveResizeShrinksTheTransformedBatchOfItsStage) {
+  const auto d = small_dataset(32);
+  data::LoaderOptions o;
+  o.batch_size = 16;
+  o.shuffle = true;
+  o.seed = 7;
+  o.transforms = {data::random_crop(2), data::horizontal_flip()};
+  const data::BatchLoader full(d, torch::Tensor(), o);
+  o.progressive = {{14, 28}, 4};
+  data::BatchLoader resized(d, torch::Tensor(), o);
+  data::BatchLoader reference = full;
+  for (const int64_t epoch : {2, 3}) {
+    resized.set_epoch(epoch);
+    reference.set_epoch(epoch);
+    const torch::Tensor got = resized.batch(1).inputs, want = reference.batch(1).inputs;
+    if (epoch == 2) {
+      ASSERT_EQ(got.sizes(), (std::vector<int64_t>{16, 1, 14, 14}));
+      EXPECT_TRUE(torch::allclose(got, torch::avg_pool2d(want, 2), 1e-5, 1e-5));
+    } else {
+      EXPECT_TRUE(torch::equal(got, want)) << "the last stage trains at the images' own size";
+    }
+  }
+}

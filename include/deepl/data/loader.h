@@ -53,6 +53,20 @@ Transform horizontal_flip(double p = 0.5);
 Transform random_erasing(double p, std::pair<double, double> scale = {0.02, 0.33},
                          std::pair<double, double> ratio = {0.3, 3.3});
 
+/// The batch `x` [B, C, H, W] (float) at height x width: area averaging when shrinking (no
+/// aliasing), bilinear when growing.
+torch::Tensor resize_images(const torch::Tensor& x, int64_t height, int64_t width);
+
+/// Progressive resizing (as EfficientNetV2's progressive learning): the training epochs split into
+/// `sizes.size()` equal stages, stage k's batches resized to sizes[k] x sizes[k] after the other
+/// transforms. Repeat a size to give it more epochs. Empty: the images' own size throughout.
+struct ProgressiveResize {
+  std::vector<int64_t> sizes;
+  int64_t epochs = 1;  // of the whole run, which the stages split
+  /// The image side for `epoch` (numbered from 1, as the trainer does), or 0 when off.
+  int64_t size_at(int64_t epoch) const;
+};
+
 struct LoaderOptions {
   int64_t batch_size = 64;  // global batch: each of world_size ranks takes batch_size / world_size
   bool shuffle = false;
@@ -60,6 +74,7 @@ struct LoaderOptions {
   uint64_t seed = 0;
   Normalization normalization;
   std::vector<Transform> transforms;
+  ProgressiveResize progressive;
   int64_t rank = 0;
   int64_t world_size = 1;
   /// Where batches go: inputs and targets are copied there from pinned host memory without
