@@ -88,10 +88,10 @@ void check_progressive_sizes(models::NetworkImpl& model, const config::Experimen
   const bool was_training = model.is_training();
   model.eval();
   torch::NoGradGuard no_grad;
-  const torch::Device device = model.parameters().empty() ? torch::Device(torch::kCPU) : model.parameters()[0].device();
+  const auto on_device = torch::TensorOptions().device(device_of(model));
   for (const int64_t side : sizes) {
     try {
-      model.forward(torch::zeros({1, spec.channels, side, side}, torch::TensorOptions().device(device)));
+      model.forward(torch::zeros({1, spec.channels, side, side}, on_device));
     } catch (const std::exception&) {
       model.train(was_training);
       throw_usage(fmt::format("/data/progressive_sizes: model type {} cannot take {}x{} images, only its own {}x{} "
