@@ -242,7 +242,7 @@ TrainResult train_experiment(const config::Experiment& exp, const TrainOptions& 
   std::shared_ptr<models::NetworkImpl> trained = model;
   std::function<data::Dataset(const data::Dataset&, const std::string&)> inputs_of =
       [](const data::Dataset& images, const std::string&) { return images; };
-  if (uses_feature_cache(exp.json)) {
+  if (uses_feature_cache(exp.json)) {  // the backbone only runs forward: no gradients to check
     auto vgg = std::dynamic_pointer_cast<models::VggImpl>(model);
     const fs::path cache_dir = data::resolve_data_root(d.at("root")) / "cache";
     const std::string weights = exp.json.at("model").at("pretrained");
@@ -252,6 +252,9 @@ TrainResult train_experiment(const config::Experiment& exp, const TrainOptions& 
     };
     trained = vgg->head();
     spdlog::info("backbone frozen: training the head on cached features (model.cache_features)");
+  } else if (const std::string wrong = avoid_wrong_onednn_gradients(*model, exp, precision, prepared.stats.spec());
+             !wrong.empty()) {
+    facts.precision += "; oneDNN off: " + wrong;
   }
   const data::Dataset train_inputs = rank0_first(replicas.get(), [&] { return inputs_of(prepared.train, "train"); });
   data::BatchLoader train_loader =

@@ -11,8 +11,10 @@
 #include "deepl/core/error.h"
 #include "deepl/core/files.h"
 #include "deepl/core/json_util.h"
+#include "deepl/core/runtime.h"
 #include "deepl/report/plot.h"
 #include "deepl/train/checkpoint.h"
+#include "deepl/train/onednn_check.h"
 #include "deepl/run/data_views.h"
 
 namespace deepl::run::detail {
@@ -116,6 +118,32 @@ train::Precision cuda_precision(const json& t) {
 }
 
 }  // namespace
+
+std::string avoid_wrong_onednn_gradients(models::NetworkImpl& model, const config::Experiment& exp,
+                                         const train::Precision& precision, const models::InputSpec& spec) {
+  if (!device_of(model).is_cpu() || !train::onednn_enabled()) return "";
+  std::vector<std::array<int64_t, 2>> sizes{{spec.height, spec.width}};
+  for (const int64_t side : exp.json.at("data").at("progressive_sizes").get<std::vector<int64_t>>()) {
+    sizes.push_back({side, side});
+  }
+  const train::GradientCheck check = train::check_gradients(model, precision.channels_last, spec.channels, sizes);
+  if (check.ok()) {
+    spdlog::info("float32 gradients checked against float64: {}", check.describe());
+    return "";
+  }
+  train::set_onednn_enabled(false);
+  if (const auto without = train::check_gradients(model, precision.channels_last, spec.channels, sizes); !without.ok()) {
+    train::set_onednn_enabled(true);
+    spdlog::warn("this model's gradients disagree with float64 with oneDNN ({}) and without ({}): not oneDNN's "
+                 "doing, training as configured",
+                 check.describe(), without.describe());
+    return "";
+  }
+  spdlog::warn("oneDNN computes wrong gradients for this model on this CPU with LibTorch {} ({} in float32); "
+               "training on LibTorch's own kernels instead (correct, slower)",
+               libtorch_version(), check.describe());
+  return check.describe();
+}
 
 train::Precision precision_of(const config::Experiment& exp) {
   const json& t = exp.json.at("train");

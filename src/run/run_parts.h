@@ -60,6 +60,11 @@ std::shared_ptr<models::NetworkImpl> build_network(const config::Experiment& exp
 /// Throws a usage error naming /data/progressive_sizes when `model` cannot take one of its sizes
 /// (a flattening model fixed to the images' own size); tries one forward pass at each.
 void check_progressive_sizes(models::NetworkImpl& model, const config::Experiment& exp, const models::InputSpec& spec);
+/// Where oneDNN gets this CPU model's gradients wrong (train/onednn_check.h), at the images' size
+/// and each of data.progressive_sizes, switches oneDNN off for the process with a warning; returns
+/// what was wrong, or "" (also for a model not on the CPU or with oneDNN already off).
+std::string avoid_wrong_onednn_gradients(models::NetworkImpl& model, const config::Experiment& exp,
+                                         const train::Precision& precision, const models::InputSpec& spec);
 /// train.precision and train.channels_last resolved for this CPU (or the run's CUDA device); warns
 /// when bf16 was asked for on a CPU without native bf16.
 train::Precision precision_of(const config::Experiment& exp);
