@@ -83,9 +83,15 @@ GradientCheck check_gradients(models::NetworkImpl& model, bool channels_last, in
     inputs.push_back(images);
     references.push_back(images.to(torch::kFloat64));
   }
-  const std::vector<Tensor> got = gradients(model, inputs);
-  model.to(torch::kFloat64);
-  const std::vector<Tensor> want = gradients(model, references);
+  std::vector<Tensor> got, want;
+  try {
+    got = gradients(model, inputs);
+    model.to(torch::kFloat64);
+    want = gradients(model, references);
+  } catch (...) {
+    state.restore(model);
+    throw;
+  }
   state.restore(model);
 
   GradientCheck check;
