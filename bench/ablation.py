@@ -8,7 +8,8 @@ Each run is `deepl train --config experiments/<name>.json --set ...` in a fresh 
 thread count and seed; a piece is removed only when the config uses it (the one-cycle schedule becomes
 a constant learning rate, label smoothing / weight average / shifts / flips / erasing / test-time
 augmentation are switched off, progressive resizing trains every epoch at full size, weight decay
-applies to every parameter, SGD loses Nesterov, a CNN's blocks lose their batch norm). Extra --set overrides go to every run (e.g. train.epochs=1 for a quick look). Writes
+applies to every parameter, SGD loses Nesterov, a CNN's blocks lose their batch norm). Extra --set
+overrides go to every run (e.g. train.epochs=1 for a quick look). Writes
 results.md and results.json to DIR (default bench/results/ablation-<name>-<ISA level>): test and
 validation accuracy and the training time each run reports.
 """
