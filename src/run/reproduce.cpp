@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <tuple>
 
 #include "deepl/config/config.h"
 #include "deepl/core/cpu.h"
@@ -53,6 +54,16 @@ std::string skip_reason(const json& cfg, const ExperimentOutcome& row, const std
                        *row.budget_minutes, row.precision, minutes_text(std::max(0.0, *minutes_left)));
   }
   return "";
+}
+
+// The largest of expect.minutes' budgets (0 without any), for ordering only: validation comes later.
+double longest_budget_minutes(const json& expect) {
+  double longest = 0;
+  if (!expect.contains("minutes") || !expect["minutes"].is_object()) return longest;
+  for (const auto& [precision, minutes] : expect["minutes"].items()) {
+    if (minutes.is_number()) longest = std::max(longest, minutes.get<double>());
+  }
+  return longest;
 }
 
 std::string result_status(const ExperimentOutcome& row) {
@@ -105,14 +116,16 @@ ExperimentOutcome run_one(const fs::path& config_path, const ReproduceOptions& o
 }  // namespace
 
 std::vector<fs::path> shipped_experiments(const fs::path& dir, const std::string& only) {
-  std::vector<std::pair<bool, fs::path>> found;  // (has a time budget, config): budgeted ones sort last
+  // (has a time budget, its longest budget, config): budgeted ones sort last, the quickest of them first,
+  // so that a long one does not crowd the others out of a limited reproduction budget.
+  std::vector<std::tuple<bool, double, fs::path>> found;
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(dir, ec)) {
     if (entry.path().extension() != ".json") continue;
     const json raw = read_json_file(entry.path());
     if (!raw.contains("expect") || !raw["expect"].contains("test_accuracy")) continue;
     if (!only.empty() && raw.value("name", std::string()) != only && entry.path().stem() != only) continue;
-    found.emplace_back(raw["expect"].contains("minutes"), entry.path());
+    found.emplace_back(raw["expect"].contains("minutes"), longest_budget_minutes(raw["expect"]), entry.path());
   }
   if (ec) throw_usage(dir.string() + ": cannot list experiments: " + ec.message());
   if (found.empty()) {
@@ -121,7 +134,7 @@ std::vector<fs::path> shipped_experiments(const fs::path& dir, const std::string
   }
   std::sort(found.begin(), found.end());
   std::vector<fs::path> configs;
-  for (auto& [budgeted, config] : found) configs.push_back(std::move(config));
+  for (auto& [budgeted, minutes, config] : found) configs.push_back(std::move(config));
   return configs;
 }
 

@@ -46,7 +46,7 @@ def idx_corpus():
 
 def config_corpus():
     os.makedirs(os.path.join(CORPUS, "config"), exist_ok=True)
-    for name in ["mlp_mnist", "cnn_mnist", "fashion_cnn", "fashion_vgg16", "mnist_best"]:
+    for name in ["mlp_mnist", "cnn_mnist", "fashion_cnn", "fashion_vgg16", "mnist_best", "fashion_best"]:
         shutil.copy(os.path.join(ROOT, "experiments", name + ".json"), os.path.join(CORPUS, "config", name + ".json"))
     out("config", "minimal.json", json.dumps({"name": "x", "model": {"type": "mlp", "hidden": [8]}}).encode())
     out("config", "everything.json", json.dumps({

@@ -39,7 +39,7 @@ struct ReproduceOptions {
 };
 
 /// The shipped experiment configs in `dir` that state a target, by name, those with a time budget
-/// (expect.minutes) last; `only` keeps one name.
+/// (expect.minutes) last, shortest budget first; `only` keeps one name.
 std::vector<std::filesystem::path> shipped_experiments(const std::filesystem::path& dir, const std::string& only = "");
 /// Trains and tests each config in turn (a failing one does not stop the others) and rewrites
 /// <out_dir>/summary.{md,json} after each.
