@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include "deepl/core/error.h"
+#include "deepl/core/runtime.h"
 
 namespace deepl::cli {
 
@@ -21,6 +22,7 @@ int run(CLI::App& app, int argc, char** argv, const std::function<void()>& body)
 
 int run_status(CLI::App& app, int argc, char** argv, const std::function<int()>& body) {
   setup_logging(false);
+  keep_freed_memory_for_reuse();  // best effort: a sanitizer's malloc ignores it
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -106,6 +106,11 @@ int main(int argc, char** argv) {
   evaluate->add_option("--split", split, "test or val")->check(CLI::IsMember({"test", "val"}));
   evaluate->add_option("--out", out_dir, "report folder (default: <run>/eval-<split>)");
   evaluate->add_option("--threads", threads, "LibTorch intra-op threads (0 = all cores)");
+  std::vector<std::string> tta;
+  evaluate->add_option("--tta", tta,
+                       "test-time augmentation in place of the run's eval.tta: hflip, shift, both "
+                       "(hflip,shift) or none")
+      ->delimiter(',');
   evaluate->add_flag("--quiet,-q", quiet, "warnings and errors only");
   evaluate->footer(cli::kExitCodes);
 
@@ -262,6 +267,7 @@ int main(int argc, char** argv) {
       o.threads = std::max(0, threads);
       o.quiet = quiet;
       if (!out_dir.empty()) o.out_dir = out_dir;
+      if (!tta.empty()) o.tta = tta == std::vector<std::string>{"none"} ? std::vector<std::string>{} : tta;
       const auto m = run::evaluate_checkpoint(checkpoint, o);
       fmt::print("{} {}: accuracy {:.4f} loss {:.4f} macro-F1 {:.4f} ({} examples)\n", checkpoint, split, m.accuracy,
                  m.loss, m.macro_f1, m.examples);

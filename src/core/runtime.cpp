@@ -3,6 +3,10 @@
 #include <torch/torch.h>
 #include <unistd.h>
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
 #include <chrono>
 #include <ctime>
 #include <thread>
@@ -20,6 +24,17 @@ int configure_threads(int requested, int processes_per_machine) {
   }
   at::set_num_threads(n);
   return at::get_num_threads();
+}
+
+bool keep_freed_memory_for_reuse() {
+#if defined(__GLIBC__)
+  // 32 MiB is glibc's largest mmap threshold on 64-bit; a fixed one also stops its dynamic adjustment.
+  constexpr int kMmapThreshold = 32 << 20;
+  constexpr int kTrimThreshold = 256 << 20;
+  return mallopt(M_MMAP_THRESHOLD, kMmapThreshold) == 1 && mallopt(M_TRIM_THRESHOLD, kTrimThreshold) == 1;
+#else
+  return false;
+#endif
 }
 
 void seed_everything(uint64_t seed) { torch::manual_seed(seed); }

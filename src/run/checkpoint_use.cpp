@@ -21,9 +21,23 @@ using nlohmann::json;
 using namespace detail;
 
 
+namespace {
+
+json checked_tta(const std::vector<std::string>& views) {
+  for (const auto& v : views) {
+    if (v != "hflip" && v != "shift") {
+      throw_usage(fmt::format("--tta: unknown augmentation \"{}\" (known: hflip, shift; or none alone)", v));
+    }
+  }
+  return views;
+}
+
+}  // namespace
+
 eval::Metrics evaluate_checkpoint(const fs::path& checkpoint, const EvalOptions& options) {
   const int threads = configure_threads(options.threads);
   LoadedModel m = load_model_from_checkpoint(checkpoint);
+  if (options.tta) m.experiment.json["eval"]["tta"] = checked_tta(*options.tta);
   const json& d = m.experiment.json.at("data");
   const fs::path root = data::resolve_data_root(d.at("root"));
   data::Dataset dataset;
@@ -45,7 +59,7 @@ eval::Metrics evaluate_checkpoint(const fs::path& checkpoint, const EvalOptions&
   const fs::path out = options.out_dir ? *options.out_dir : checkpoint.parent_path().parent_path() / ("eval-" + options.split);
   write_evaluation_reports(out, e, dataset, fmt::format("{} {}", m.experiment.name, options.split),
                            {{"split", options.split}, {"checkpoint", fs::absolute(checkpoint).string()},
-                            {"threads", threads}, {"seconds", seconds}});
+                            {"tta", m.experiment.json["eval"]["tta"]}, {"threads", threads}, {"seconds", seconds}});
   write_run_report(out);
   if (!options.quiet) {
     spdlog::info("{} on {} ({} examples, {:.2f}s, {} threads): loss {:.4f} accuracy {:.4f} macro-F1 {:.4f}; wrote {}",

@@ -86,6 +86,20 @@ TEST_F(Cli, TrainEvalPredictEndToEnd) {
   EXPECT_EQ(again["accuracy"], test["accuracy"]);
   EXPECT_EQ(again["confusion_matrix"], test["confusion_matrix"]);
   EXPECT_TRUE(std::filesystem::exists(dir_ / "eval/confusion_matrix.png"));
+  EXPECT_EQ(again["tta"], json::array()) << "the run's own eval.tta";
+  // --tta evaluates the same weights with other test-time views, and the report says which.
+  const std::string best = (run_dir / "checkpoints/best.pt").string();
+  const auto mirrored = run("eval --quiet --tta hflip --checkpoint " + best + " --out " + (dir_ / "eval-hflip").string());
+  ASSERT_EQ(mirrored.code, 0) << mirrored.output;
+  const json with_flips = read_json_file(dir_ / "eval-hflip/metrics.json");
+  EXPECT_EQ(with_flips["tta"], json::array({"hflip"}));
+  EXPECT_NE(with_flips["loss"], test["loss"]) << "the mirror images count";
+  const auto plain = run("eval --quiet --tta none --checkpoint " + best + " --out " + (dir_ / "eval-none").string());
+  ASSERT_EQ(plain.code, 0) << plain.output;
+  EXPECT_EQ(read_json_file(dir_ / "eval-none/metrics.json")["loss"], test["loss"]);
+  const auto unknown_view = run("eval --quiet --tta hflip,vflip --checkpoint " + best);
+  EXPECT_EQ(unknown_view.code, 2);
+  EXPECT_NE(unknown_view.output.find("--tta: unknown augmentation \"vflip\""), std::string::npos) << unknown_view.output;
   const auto val = run("eval --quiet --split val --checkpoint " + (run_dir / "checkpoints/best.pt").string());
   ASSERT_EQ(val.code, 0) << val.output;
   EXPECT_EQ(read_json_file(run_dir / "eval-val/metrics.json")["examples"], 120);

@@ -1,6 +1,10 @@
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <fstream>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 #include "../test_util.h"
 #include "deepl/core/files.h"
@@ -61,6 +65,22 @@ TEST(Runtime, GitCommitIsTheCommitTheLibraryWasBuiltAt) {
     return;
   }
   EXPECT_EQ(git_commit() + "\n", head.output) << "the tests run a library built at another commit: rebuild";
+}
+
+// A fresh process (ctest runs each test in one) would mmap a 16 MiB buffer and page-fault it in on
+// every reuse; as the apps set malloc up, it comes from the heap. Sanitizers bring their own malloc.
+TEST(Runtime, FreedBuffersUpTo32MiBStayInTheHeapForReuse) {
+#if defined(__SANITIZE_ADDRESS__) || !defined(__GLIBC__)
+  GTEST_SKIP() << "not glibc's malloc";
+#else
+  ASSERT_TRUE(keep_freed_memory_for_reuse());
+  const auto mmapped_chunks = mallinfo2().hblks;
+  auto* buffer = static_cast<volatile char*>(std::malloc(16 << 20));
+  ASSERT_NE(buffer, nullptr);
+  buffer[0] = 1;
+  EXPECT_EQ(mallinfo2().hblks, mmapped_chunks) << "the buffer got its own mmap";
+  std::free(const_cast<char*>(buffer));
+#endif
 }
 
 TEST(Runtime, DerivedSeedsDifferPerStreamAndRepeat) {

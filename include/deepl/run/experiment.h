@@ -56,6 +56,8 @@ struct EvalOptions {
   std::optional<std::filesystem::path> out_dir;  // default: <run dir>/eval-<split>
   int threads = 0;
   bool quiet = false;
+  /// Test-time augmentation in place of the run's eval.tta ("hflip", "shift"; empty: none).
+  std::optional<std::vector<std::string>> tta;
 };
 
 /// Rebuilds the model from a checkpoint alone, evaluates it and writes metrics and figures.
