@@ -70,7 +70,7 @@ TEST(Runtime, GitCommitIsTheCommitTheLibraryWasBuiltAt) {
 // A fresh process (ctest runs each test in one) would mmap a 16 MiB buffer and page-fault it in on
 // every reuse; as the apps set malloc up, it comes from the heap. Sanitizers bring their own malloc.
 TEST(Runtime, FreedBuffersUpTo32MiBStayInTheHeapForReuse) {
-#if defined(__SANITIZE_ADDRESS__) || !defined(__GLIBC__)
+#if defined(DEEPL_SANITIZED) || !defined(__GLIBC__)
   GTEST_SKIP() << "not glibc's malloc";
 #else
   ASSERT_TRUE(keep_freed_memory_for_reuse());
