@@ -93,10 +93,11 @@ TEST_F(Cli, TrainEvalPredictEndToEnd) {
   ASSERT_EQ(mirrored.code, 0) << mirrored.output;
   const json with_flips = read_json_file(dir_ / "eval-hflip/metrics.json");
   EXPECT_EQ(with_flips["tta"], json::array({"hflip"}));
-  EXPECT_NE(with_flips["loss"], test["loss"]) << "the mirror images count";
+  EXPECT_NE(with_flips["loss"], again["loss"]) << "the mirror images count";
   const auto plain = run("eval --quiet --tta none --checkpoint " + best + " --out " + (dir_ / "eval-none").string());
   ASSERT_EQ(plain.code, 0) << plain.output;
-  EXPECT_EQ(read_json_file(dir_ / "eval-none/metrics.json")["loss"], test["loss"]);
+  // Against the same evaluation path: the training process's own test loss may differ in the last bits.
+  EXPECT_EQ(read_json_file(dir_ / "eval-none/metrics.json")["loss"], again["loss"]);
   const auto unknown_view = run("eval --quiet --tta hflip,vflip --checkpoint " + best);
   EXPECT_EQ(unknown_view.code, 2);
   EXPECT_NE(unknown_view.output.find("--tta: unknown augmentation \"vflip\""), std::string::npos) << unknown_view.output;
