@@ -5,6 +5,7 @@
 #include <torch/torch.h>
 
 #include <chrono>
+#include <climits>
 
 #include "deepl/core/cpu.h"
 #include "deepl/core/device.h"
@@ -15,6 +16,7 @@
 #include "deepl/core/signals.h"
 #include "deepl/data/idx.h"
 #include "deepl/dist/replicas.h"
+#include "deepl/dist/world.h"
 #include "deepl/eval/inference.h"
 #include "deepl/io/pytorch_file.h"
 #include "deepl/models/summary.h"
@@ -298,6 +300,9 @@ TrainResult train_experiment(const config::Experiment& exp, const TrainOptions& 
     trainer.add_callback(std::make_shared<train::Checkpointer>(
         ckpt_dir, ckpt_monitor, checkpoint_schedule(t.at("checkpoint")),
         [&exp, stats] { return json{{"config", exp.json}, {"data", stats}}; }, model));
+  }
+  if (const int steps = dist::env_integer(dist::getenv_lookup, "DEEPL_KILL_AFTER_STEPS", 0, 0, INT_MAX); steps > 0) {
+    trainer.add_callback(std::make_shared<train::KillAfterSteps>(steps));
   }
   if (resume_checkpoint) resume_from(resume_path, *resume_checkpoint, trainer, *model);
   resume_checkpoint.reset();

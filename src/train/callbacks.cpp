@@ -4,6 +4,8 @@
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
+#include <csignal>
+
 #include "deepl/core/error.h"
 #include "deepl/core/files.h"
 #include "deepl/train/checkpoint.h"
@@ -184,6 +186,13 @@ void EarlyStopping::load_state(const json& state) {
   best_.reset();
   if (!state.at("best").is_null()) best_ = state.at("best").get<double>();
   bad_epochs_ = state.at("bad_epochs");
+}
+
+void KillAfterSteps::on_step_end(Trainer&, int64_t step) {
+  if (++taken_ < steps_) return;
+  spdlog::warn("DEEPL_KILL_AFTER_STEPS={}: killing this process with SIGKILL after training step {}", steps_, step);
+  spdlog::default_logger()->flush();
+  ::raise(SIGKILL);
 }
 
 }  // namespace deepl::train

@@ -126,6 +126,7 @@ EpochMetrics Trainer::train_epoch(data::BatchLoader& train, int64_t epoch) {
       if (scheduler_->per_step()) apply_schedule(lr);
     }
     seen += n;
+    for (auto& cb : callbacks_) cb->on_step_end(*this, (epoch - 1) * batches + i + 1);
     const auto here = [&] {
       return EpochPosition{epoch, i + 1, correct.item<int64_t>(), seen, loss_total.item<double>(), elapsed()};
     };

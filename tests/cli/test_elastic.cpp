@@ -95,24 +95,35 @@ TEST_F(Elastic, ResumeAutoTrainsOnceThenSaysAlreadyFinishedAndRefusesAChangedCon
   EXPECT_NE(upgraded.output.find("already finished"), std::string::npos) << upgraded.output;
 }
 
+// The kill comes from DEEPL_KILL_AFTER_STEPS, not from the test: a fast CPU trains these 240 steps
+// in a fifth of a second, too quick for a test that polls the checkpoint and then sends SIGKILL.
 TEST_F(Elastic, StepCheckpointsLetASigkilledRunFinishWithTheSameWeights) {
   const std::string cfg = config("steps", 4, 7);
   const auto whole = run_deepl("train --config " + cfg + " --out " + (dir_ / "whole").string());
   ASSERT_EQ(whole.code, 0) << whole.output;
   EXPECT_NE(whole.output.find("checkpoints: "), std::string::npos) << "the cost of checkpoints is logged";
 
+  // Step 100 is in epoch 2, two steps after the mid-epoch last.pt of step 98.
+  const fs::path log = dir_ / "killed.log";
   const pid_t pid = spawn_deepl({"train", "--config", cfg, "--out", (dir_ / "killed").string(), "--resume", "auto"},
-                                {}, dir_ / "killed.log");
-  ASSERT_TRUE(wait_for_mid_epoch_checkpoint(dir_ / "killed")) << read_file(dir_ / "killed.log");
-  ::kill(pid, SIGKILL);
-  ASSERT_EQ(wait_status(pid), 128 + SIGKILL);
-  std::printf("killed after last.pt at %s\n", epoch_position(last("killed")).dump().c_str());
+                                {{"DEEPL_KILL_AFTER_STEPS", "100"}}, log);
+  ASSERT_EQ(wait_status(pid), 128 + SIGKILL) << read_file(log);
+  EXPECT_NE(read_file(log).find("killing this process with SIGKILL after training step 100"), std::string::npos);
+  EXPECT_EQ(epoch_position(last("killed"))["batches_done"], 38) << epoch_position(last("killed")).dump();
 
   const auto resumed = run_deepl("train --config " + cfg + " --out " + (dir_ / "killed").string() + " --resume auto");
   ASSERT_EQ(resumed.code, 0) << resumed.output;
   EXPECT_NE(resumed.output.find("--resume auto: continuing from"), std::string::npos) << resumed.output;
   EXPECT_EQ(history_without_timings(dir_ / "whole"), history_without_timings(dir_ / "killed"));
   EXPECT_EQ(max_abs_difference(last("whole"), last("killed")), 0.0);
+}
+
+TEST_F(Elastic, TheKillAfterStepsVariableMustBeAStepCount) {
+  const std::string cfg = config("bad", 1, 0);
+  const auto bad = run_command(std::string("DEEPL_KILL_AFTER_STEPS=soon ") + DEEPL_BIN + " train --quiet --config " +
+                               cfg + " --out " + (dir_ / "bad").string());
+  EXPECT_EQ(bad.code, 2) << bad.output;
+  EXPECT_NE(bad.output.find("DEEPL_KILL_AFTER_STEPS=\"soon\": expected an integer"), std::string::npos) << bad.output;
 }
 
 TEST_F(Elastic, LauncherRestartsTheGroupAfterAKilledRankAndEndsWithTheSameWeights) {

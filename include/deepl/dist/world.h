@@ -25,6 +25,9 @@ struct WorldInfo {
 using EnvLookup = std::function<std::optional<std::string>(const std::string& name)>;
 /// The process environment.
 std::optional<std::string> getenv_lookup(const std::string& name);
+/// The integer in environment variable `name`, `fallback` when unset; anything but an integer in
+/// [lo, hi] is a usage error naming the variable.
+int env_integer(const EnvLookup& env, const std::string& name, int fallback, int lo, int hi);
 
 /// Reads RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE, MASTER_ADDR, MASTER_PORT (torchrun, `--nproc`,
 /// by hand), else SLURM_PROCID, SLURM_NTASKS, SLURM_LOCALID, SLURM_NTASKS_PER_NODE (srun; MASTER_ADDR

@@ -55,6 +55,8 @@ class Callback {
   virtual void on_fit_start(Trainer&) {}
   virtual void on_epoch_start(Trainer&, int64_t /*epoch*/, int64_t /*batches*/) {}
   virtual void on_batch_end(Trainer&, const BatchProgress&) {}
+  /// After every optimizer step; `step` counts optimizer steps from the start of training (1-based).
+  virtual void on_step_end(Trainer&, int64_t /*step*/) {}
   virtual void on_epoch_end(Trainer&, const EpochMetrics&) {}
   virtual void on_fit_end(Trainer&) {}
   /// The loop stopped mid-epoch on a signal, after finishing a step (see TrainerOptions::stop_signal).
