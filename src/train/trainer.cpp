@@ -116,7 +116,8 @@ EpochMetrics Trainer::train_epoch(data::BatchLoader& train, int64_t epoch) {
       correct += (eval::predict_classes(options_.task, outputs.detach()) == batch.targets).sum();
     }
     const bool last = i + 1 == batches;
-    StepVotes votes{stop_requested_by_signal(), !last && snapshot_due((epoch - 1) * batches + i + 1)};
+    const int64_t step = (epoch - 1) * batches + i + 1;  // optimizer steps since the run began
+    StepVotes votes{stop_requested_by_signal(), !last && snapshot_due(step)};
     if (replicas_) votes = replicas_->reduce_gradients(parameters_, votes);
     if (options_.grad_clip > 0) torch::nn::utils::clip_grad_norm_(parameters_, options_.grad_clip);
     optimizer_->step();
@@ -126,7 +127,7 @@ EpochMetrics Trainer::train_epoch(data::BatchLoader& train, int64_t epoch) {
       if (scheduler_->per_step()) apply_schedule(lr);
     }
     seen += n;
-    for (auto& cb : callbacks_) cb->on_step_end(*this, (epoch - 1) * batches + i + 1);
+    for (auto& cb : callbacks_) cb->on_step_end(*this, step);
     const auto here = [&] {
       return EpochPosition{epoch, i + 1, correct.item<int64_t>(), seen, loss_total.item<double>(), elapsed()};
     };
