@@ -21,6 +21,7 @@ import copy
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -293,6 +294,11 @@ def time_text(row, target):
     return f"{row['seconds']:.0f} s" if row["test_accuracy"] >= target else f"not reached ({row['seconds']:.0f} s)"
 
 
+def without_reasons(precision):
+    """The manifest's precision without its parenthesised reasons (one level of nesting)."""
+    return re.sub(r" \((?:[^()]|\([^()]*\))*\)", "", precision)
+
+
 def results_markdown(machine, rows, targets):
     out = [f"# Time to accuracy, deepl against Python PyTorch\n\n{machine}\n",
            "| experiment | target | round | precision | deepl test accuracy | deepl time | Python test accuracy | "
@@ -302,7 +308,7 @@ def results_markdown(machine, rows, targets):
         target = targets[experiment]
         both = d["test_accuracy"] >= target and p["test_accuracy"] >= target
         speedup = f"{p['seconds'] / d['seconds']:.2f}x" if both else "-"
-        precision = d["precision"].split(" (")[0]
+        precision = without_reasons(d["precision"])
         out.append(f"| {experiment} | {target:.4f} | {rnd} | {precision} | {d['test_accuracy']:.4f} | "
                    f"{time_text(d, target)} | "
                    f"{p['test_accuracy']:.4f} | {time_text(p, target)} | {speedup} |")

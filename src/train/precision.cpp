@@ -14,14 +14,22 @@ torch::Tensor Precision::prepare(const torch::Tensor& inputs) const {
   return inputs;
 }
 
-std::string Precision::describe() const {
-  std::string s = bf16 ? "bf16 autocast" : "fp32";
-  if (channels_last) s += ", channels-last";
-  return s;
+namespace {
+
+std::string arithmetic(const Precision& p) { return p.bf16 ? "bf16 autocast" : "fp32"; }
+
+std::string with_reason(const std::string& what, const std::string& reason) {
+  return reason.empty() ? what : what + " (" + reason + ")";
 }
 
+}  // namespace
+
+std::string Precision::describe() const { return arithmetic(*this) + (channels_last ? ", channels-last" : ""); }
+
 std::string Precision::explain() const {
-  return reason.empty() ? describe() : describe() + " (" + reason + ")";
+  std::string s = with_reason(arithmetic(*this), reason);
+  if (channels_last) s += ", " + with_reason("channels-last", layout_reason);
+  return s;
 }
 
 Precision resolve_precision(const std::string& precision, const nlohmann::json& channels_last, const CpuInfo& cpu) {
@@ -35,7 +43,12 @@ Precision resolve_precision(const std::string& precision, const nlohmann::json& 
     p.slow_on_this_cpu = p.bf16 && !cpu.native_bf16();
     if (p.slow_on_this_cpu) p.reason = "asked for; " + cpu_kind + ", so much slower than fp32 here";
   }
-  p.channels_last = channels_last.is_boolean() ? channels_last.get<bool>() : p.bf16;
+  if (channels_last.is_boolean()) {
+    p.channels_last = channels_last.get<bool>();
+  } else {
+    p.channels_last = p.bf16;
+    p.layout_reason = "auto: with bf16";
+  }
   return p;
 }
 

@@ -54,7 +54,7 @@ TEST(Precision, AutoIsBf16ChannelsLastWithNativeBf16) {
   const train::Precision p = train::resolve_precision("auto", "auto", amx_cpu());
   EXPECT_TRUE(p.bf16);
   EXPECT_TRUE(p.channels_last);
-  EXPECT_EQ(p.explain(), "bf16 autocast, channels-last (auto: CPU has native bf16 (avx512_core_amx))");
+  EXPECT_EQ(p.explain(), "bf16 autocast (auto: CPU has native bf16 (avx512_core_amx)), channels-last (auto: with bf16)");
 }
 
 TEST(Precision, ExplicitBf16RunsButIsFlaggedSlowWithoutNativeBf16) {
@@ -65,7 +65,7 @@ TEST(Precision, ExplicitBf16RunsButIsFlaggedSlowWithoutNativeBf16) {
   EXPECT_NE(slow.explain().find("much slower"), std::string::npos) << slow.explain();
   const train::Precision fine = train::resolve_precision("bf16", "auto", amx_cpu());
   EXPECT_FALSE(fine.slow_on_this_cpu);
-  EXPECT_EQ(fine.explain(), "bf16 autocast, channels-last");
+  EXPECT_EQ(fine.explain(), "bf16 autocast, channels-last (auto: with bf16)");
 }
 
 TEST(Precision, ExplicitChoicesWinOverAuto) {
@@ -74,6 +74,9 @@ TEST(Precision, ExplicitChoicesWinOverAuto) {
   EXPECT_TRUE(train::resolve_precision("fp32", true, avx2_cpu()).channels_last);
   EXPECT_FALSE(train::resolve_precision("auto", false, amx_cpu()).channels_last);
   EXPECT_EQ(train::resolve_precision("fp32", false, avx2_cpu()).explain(), "fp32");
+  // The reason stays with the choice it explains: channels-last here was asked for, not automatic.
+  EXPECT_EQ(train::resolve_precision("auto", true, avx2_cpu()).explain(),
+            "fp32 (auto: CPU has no native bf16), channels-last");
 }
 
 TEST(Cpu, IsaLevelNamesTheHighestFeature) {

@@ -20,12 +20,14 @@ struct Precision {
   bool channels_last = false;
   std::string reason;         // why, when chosen by "auto" or against the CPU: "auto: CPU has no native bf16"
   bool slow_on_this_cpu = false;  // bf16 asked for explicitly on a CPU without native bf16
+  std::string layout_reason;      // "auto: with bf16" when channels-last was left to "auto"
 
   /// Inputs in the layout the model expects.
   torch::Tensor prepare(const torch::Tensor& inputs) const;
   /// The format alone: "fp32", "bf16 autocast, channels-last".
   std::string describe() const;
-  /// The format and why: "fp32 (auto: CPU has no native bf16)".
+  /// The format and why, each reason after its choice:
+  /// "bf16 autocast (auto: CPU has native bf16 (avx512_core_amx)), channels-last (auto: with bf16)".
   std::string explain() const;
 };
 
