@@ -33,7 +33,7 @@ struct Precision {
 
 /// Resolves train.precision ("auto", "fp32", "bf16") and train.channels_last ("auto", true, false)
 /// for `cpu`: "auto" is bf16 autocast only where the CPU runs bf16 natively, and channels-last
-/// only with bf16 (where it was measured to help; in fp32 it changed little either way).
+/// only with bf16 (where it was measured to help; in fp32 it helped on one CPU and hurt on another).
 Precision resolve_precision(const std::string& precision, const nlohmann::json& channels_last, const CpuInfo& cpu);
 
 /// Enables CPU bfloat16 autocast for its lifetime when asked (RAII; restores the previous state).
