@@ -47,7 +47,7 @@ TEST(Models, ChannelsLastReachesEveryLayerIncludingOneInputChannel) {
   torch::nn::Sequential features = net->stages().front().layers;
   auto* conv1 = features[0]->as<torch::nn::Conv2d>();
   ASSERT_NE(conv1, nullptr);
-  const torch::Tensor first = conv1->forward(train::Precision{false, true, "", false}.prepare(torch::rand({4, 1, 28, 28})));
+  const torch::Tensor first = conv1->forward(train::Precision{false, true, "", false, ""}.prepare(torch::rand({4, 1, 28, 28})));
   EXPECT_EQ(first.suggest_memory_format(), at::MemoryFormat::ChannelsLast);
 }
 
