@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "deepl/config/config.h"
+#include "deepl/config/plan.h"
 #include "deepl/core/cpu.h"
 #include "deepl/core/runtime.h"
 #include "deepl/data/dataset.h"
@@ -41,7 +42,7 @@ void print_result(json j, int threads) {
   fmt::print("{}\n", j.dump());
 }
 
-std::string precision_label(const deepl::train::Precision& p) {
+std::string precision_label(const deepl::Precision& p) {
   return std::string(p.bf16 ? "bf16" : "fp32") + (p.channels_last ? "+cl" : "");
 }
 
@@ -82,7 +83,7 @@ json measure_peak() {
 
 // VGG16 images/s at one input size: inference (deepl's InferencePlan), and a training step
 // (forward + backward + deepl's fused Adam) with the backbone frozen or not.
-json measure_vgg(int64_t size, int64_t batch, const deepl::train::Precision& precision) {
+json measure_vgg(int64_t size, int64_t batch, const deepl::Precision& precision) {
   using namespace deepl;
   json out = {{"model", "vgg16"}, {"input_size", size}, {"batch", batch}, {"precision", precision_label(precision)}};
   for (const bool frozen : {false, true}) {
@@ -90,7 +91,7 @@ json measure_vgg(int64_t size, int64_t batch, const deepl::train::Precision& pre
     auto vgg = std::make_shared<models::VggImpl>(
         models::VggOptions(16).num_classes(10).hidden({256}).adapt_input_size(size));
     if (frozen) vgg->freeze_features(-1);
-    if (precision.channels_last) train::to_channels_last(*vgg);
+    if (precision.channels_last) deepl::to_channels_last(*vgg);
     std::vector<torch::Tensor> trainable;
     for (const auto& p : vgg->parameters())
       if (p.requires_grad()) trainable.push_back(p);
@@ -101,7 +102,7 @@ json measure_vgg(int64_t size, int64_t batch, const deepl::train::Precision& pre
       for (auto& p : trainable) p.mutable_grad() = torch::Tensor();
       torch::Tensor out;
       {
-        train::AutocastGuard autocast(precision.bf16);
+        deepl::AutocastGuard autocast(precision.bf16);
         out = vgg->forward(x);
       }
       torch::nn::functional::cross_entropy(out.to(torch::kFloat32), y).backward();
@@ -184,8 +185,9 @@ int main(int argc, char** argv) {
   app.add_option("--profile", profile_path, "write LibTorch profiler traces (chrome://tracing) of the timed training steps (FILE) and evaluation (FILE.eval)");
   CLI11_PARSE(app, argc, argv);
   deepl::configure_threads(threads);
-  const json layout = channels_last ? json(true) : precision == "auto" ? json("auto") : json(false);
-  const deepl::train::Precision prec = deepl::train::resolve_precision(precision, layout, deepl::cpu_info());
+  const std::optional<bool> layout =
+      channels_last ? std::optional<bool>(true) : precision == "auto" ? std::nullopt : std::optional<bool>(false);
+  const deepl::Precision prec = deepl::resolve_precision(precision, layout, deepl::cpu_info());
   if (peak) {
     print_result(measure_peak(), threads);
     return 0;
@@ -213,8 +215,8 @@ int main(int argc, char** argv) {
     print_result(j, threads);
     return 0;
   }
-  if (prec.channels_last) train::to_channels_last(*model);
-  auto optimizer = train::make_optimizer(exp.json["optimizer"], model->parameters());
+  if (prec.channels_last) deepl::to_channels_last(*model);
+  auto optimizer = train::make_optimizer(config::plan_experiment(exp).optimizer, model->parameters());
   train::TrainerOptions to;
   to.epochs = 1;
   to.task = models::find_model(exp.json["model"]["type"]).task;

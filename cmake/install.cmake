@@ -3,6 +3,7 @@
 #   share/deepl/experiments/                 the shipped experiments (--config NAME)   runtime
 #   share/deepl/fetch, share/deepl/SHA256SUMS  the data fetcher and its checksums      runtime
 #   share/man/man1/*.1                       man pages made from --help (help2man)     runtime
+#   share/doc/deepl/README.md, LICENSE, docs/  the documentation                    runtime
 #   include/deepl/, lib/<arch>/libdeepl.a    the library and its headers               dev
 #   lib/<arch>/cmake/deepl/                  deeplConfig.cmake + version + targets     dev
 include(CMakePackageConfigHelpers)
@@ -24,6 +25,7 @@ install(DIRECTORY experiments/ DESTINATION ${DEEPL_SHARE_DIR}/experiments COMPON
 install(PROGRAMS data/fetch DESTINATION ${DEEPL_SHARE_DIR} COMPONENT runtime)
 install(FILES data/SHA256SUMS DESTINATION ${DEEPL_SHARE_DIR} COMPONENT runtime)
 install(FILES README.md LICENSE DESTINATION ${CMAKE_INSTALL_DOCDIR} COMPONENT runtime)
+install(DIRECTORY docs/ DESTINATION ${CMAKE_INSTALL_DOCDIR}/docs COMPONENT runtime FILES_MATCHING PATTERN "*.md")
 
 # Man pages, when help2man is installed: the CLIs' --help (and each subcommand's) as troff.
 find_program(HELP2MAN_PROGRAM help2man)

@@ -41,12 +41,12 @@ class TinyCnnImpl : public deepl::models::NetworkImpl {
 TORCH_MODULE(TinyCnn);
 
 void register_tiny_cnn() {
-  using deepl::config::FieldType;
+  using deepl::schema::FieldType;
   deepl::models::ModelEntry entry;
   entry.type = "tiny_cnn";
   entry.doc = "conv 5x5 + ReLU + 2x2 max-pool + linear (examples/custom_model)";
   entry.task = deepl::models::Task::kClassification;
-  entry.fields = {deepl::config::make_field("channels", FieldType::kInt, 8, "feature maps of the convolution").range(1, 256)};
+  entry.fields = {deepl::schema::make_field("channels", FieldType::kInt, 8, "feature maps of the convolution").range(1, 256)};
   entry.build = [](const nlohmann::json& options, const deepl::models::InputSpec& input) {
     TinyCnnOptions o(input.channels, input.height, input.num_classes);
     o.channels(options.at("channels").get<int64_t>());

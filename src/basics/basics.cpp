@@ -7,7 +7,7 @@
 #include <chrono>
 #include <cmath>
 
-#include "deepl/config/schema.h"
+#include "deepl/core/schema.h"
 #include "deepl/core/error.h"
 #include "deepl/core/files.h"
 #include "deepl/core/json_util.h"
@@ -75,7 +75,7 @@ json resolve_config(json raw, const std::string& origin) {
       throw_usage(fmt::format("/part: \"{}\" is not one of {}{}", part, fmt::join(names, ", "),
                               hint.empty() ? "" : fmt::format("; did you mean \"{}\"?", hint)));
     }
-    config::apply_schema(raw, part_fields(part), "");
+    schema::apply_schema(raw, part_fields(part), "");
   } catch (const Error& e) {
     if (origin.empty()) throw;
     throw Error(e.kind(), origin + ": " + e.what());

@@ -14,7 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "deepl/basics/basics.h"
-#include "deepl/config/schema.h"
+#include "deepl/core/schema.h"
 #include "deepl/core/error.h"
 #include "deepl/report/plot.h"
 
@@ -57,7 +57,7 @@ Standardised standardise(const torch::Tensor& t);
 report::Series series(std::string name, std::vector<double> x, std::vector<double> y, uint32_t rgb, bool points);
 
 /// The config fields of one part (after the common ones).
-std::vector<config::Field> part_fields(const std::string& part);
+std::vector<schema::Field> part_fields(const std::string& part);
 
 // Each part writes its figures into `dir`, sets a one-line `summary` and returns its results.
 nlohmann::json run_linear(const nlohmann::json& cfg, const std::filesystem::path& dir, const std::optional<CsvSource>& csv,

@@ -5,9 +5,10 @@
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
-#include "deepl/basics/csv.h"
+#include "deepl/core/csv.h"
 #include "deepl/core/files.h"
 #include "deepl/eval/metrics.h"
+#include "deepl/run/reports.h"
 
 namespace deepl::basics::detail {
 
@@ -235,7 +236,7 @@ json run_logistic(const json& cfg, const fs::path& dir, const std::optional<CsvS
   }
   summary = fmt::format("accuracy {:.4f}, ROC AUC {:.4f}", m.accuracy, auc);
   return {{"n", x.size(0)}, {"accuracy", m.accuracy}, {"roc_auc", auc}, {"weights", w}, {"bias", b},
-          {"confusion_matrix", eval::metrics_to_json(m, classes)["confusion_matrix"]}};
+          {"confusion_matrix", run::metrics_to_json(m, classes)["confusion_matrix"]}};
 }
 
 }  // namespace deepl::basics::detail

@@ -8,17 +8,17 @@ namespace deepl::basics::detail {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
-using config::Field;
-using config::FieldType;
-using config::make_field;
-using config::choice;
-using config::object;
-using config::ranged;
+using schema::Field;
+using schema::FieldType;
+using schema::make_field;
+using schema::choice;
+using schema::object;
+using schema::ranged;
 
 namespace {
 
 std::vector<Field> common_fields(const std::string& part) {
-  const Field optional_description = config::optional(make_field("description", FieldType::kString, nullptr, "free text"));
+  const Field optional_description = schema::optional(make_field("description", FieldType::kString, nullptr, "free text"));
   return {make_field("name", FieldType::kString, nullptr, "run name"),
           choice("part", part, part_names(), "which part of notebook 1"),
           optional_description,

@@ -9,6 +9,8 @@
 
 namespace deepl::config {
 
+using namespace schema;  // the experiment schema is written in its vocabulary
+
 using nlohmann::json;
 
 namespace {
@@ -20,8 +22,9 @@ Field bool_or_choice(Field f) {
 
 const std::vector<std::string> kMonitors = {"val_accuracy", "val_loss", "train_accuracy", "train_loss"};
 
-std::vector<Field> build_fields() {
-  std::vector<Field> data = {
+// The `data` section: which data set, its split, batches, normalisation and augmentation.
+std::vector<Field> data_fields() {
+  return {
       choice("dataset", "mnist", {"mnist", "fashion-mnist"}, "data set to train on"),
       make_field("root", FieldType::kString, "", "data folder; empty: $DEEPL_DATA, else ./data"),
       ranged(make_field("val_fraction", FieldType::kNumber, 0.1, "fraction of the training set held out for validation"), 0.0, 0.9),
@@ -50,8 +53,11 @@ std::vector<Field> build_fields() {
                         "(repeat one for more epochs there; the model must take any size, as resnet does); "
                         "evaluation stays at the images' own size ([]: off)"), 4, 1024),
   };
-  Field model = make_field("model", FieldType::kAny, nullptr, "model: `type` plus that type's options (see below)");
-  std::vector<Field> optimizer = {
+}
+
+// The `optimizer` section.
+std::vector<Field> optimizer_fields() {
+  return {
       choice("type", "adam", {"sgd", "adam", "adamw"}, "optimizer"),
       ranged(make_field("lr", FieldType::kNumber, 1e-3, "learning rate"), 1e-12, 100.0),
       ranged(make_field("weight_decay", FieldType::kNumber, 0.0, "L2 penalty (decoupled for adamw)"), 0.0, 10.0),
@@ -64,7 +70,11 @@ std::vector<Field> build_fields() {
       make_field("no_decay_bias_bn", FieldType::kBool, false,
                  "no weight decay on biases and batch-norm parameters (every parameter of fewer than 2 dimensions)"),
   };
-  std::vector<Field> scheduler = {
+}
+
+// The `scheduler` section: the learning-rate schedule.
+std::vector<Field> scheduler_fields() {
+  return {
       choice("type", "none", {"none", "step", "cosine", "plateau", "onecycle"},
              "learning-rate schedule; onecycle: torch.optim.lr_scheduler.OneCycleLR's (max_lr = optimizer.lr), "
              "per batch"),
@@ -94,12 +104,20 @@ std::vector<Field> build_fields() {
       ranged(make_field("patience", FieldType::kInt, 2, "plateau: epochs without improvement before decaying"), 0, 1e6),
       choice("monitor", "val_loss", kMonitors, "plateau: metric watched"),
   };
-  std::vector<Field> early = {
+}
+
+// `train.early_stopping`.
+std::vector<Field> early_fields() {
+  return {
       choice("monitor", "val_accuracy", kMonitors, "metric watched"),
       ranged(make_field("patience", FieldType::kInt, 0, "epochs without improvement before stopping (0: off)"), 0, 1e6),
       ranged(make_field("min_delta", FieldType::kNumber, 0.0, "smallest change that counts as improvement"), 0.0, 1e9),
   };
-  std::vector<Field> checkpoint = {
+}
+
+// `train.checkpoint`: when last.pt and best.pt are written.
+std::vector<Field> checkpoint_fields() {
+  return {
       choice("monitor", "val_accuracy", kMonitors, "metric that picks best.pt"),
       ranged(make_field("every", FieldType::kInt, 1, "write last.pt every N epochs (and at the end)"), 1, 1e6),
       ranged(make_field("every_steps", FieldType::kInt, 0,
@@ -110,21 +128,29 @@ std::vector<Field> build_fields() {
                         "spaced so that writing stays under 5% of training time"),
              0.0, 1e6),
   };
-  std::vector<Field> ema = {
+}
+
+// `train.ema`: the weight average.
+std::vector<Field> ema_fields() {
+  return {
       ranged(make_field("decay", FieldType::kNumber, 0.0,
                         "keep an exponential moving average of the weights with this decay per step (0: off; e.g. "
                         "0.999), as timm's ModelEmaV3; validation and best.pt use the average"), 0.0, 0.999999),
       make_field("warmup", FieldType::kBool, true, "ema: decay min(decay, 1 - (1 + step)^(-2/3)) while it is young"),
   };
-  std::vector<Field> train = {
+}
+
+// The `train` section: the loop, precision, checkpoints, resume.
+std::vector<Field> train_fields() {
+  return {
       ranged(make_field("epochs", FieldType::kInt, 10, "training epochs"), 1, 1e6),
       ranged(make_field("grad_clip", FieldType::kNumber, 0.0, "clip the gradient norm to this value (0: off)"), 0.0, 1e9),
       ranged(make_field("label_smoothing", FieldType::kNumber, 0.0,
                         "label smoothing of the training loss, as nn.CrossEntropyLoss(label_smoothing=); validation "
                         "and test losses stay plain cross-entropy"), 0.0, 0.99),
-      object("early_stopping", early, ""),
-      object("checkpoint", checkpoint, ""),
-      object("ema", ema, ""),
+      object("early_stopping", early_fields(), ""),
+      object("checkpoint", checkpoint_fields(), ""),
+      object("ema", ema_fields(), ""),
       choice("precision", "auto", {"auto", "fp32", "bf16"},
              "bf16 autocast (float32 master weights) or fp32; auto: bf16 where the CPU runs it natively "
              "(AVX512_BF16/AMX), else fp32"),
@@ -135,22 +161,38 @@ std::vector<Field> build_fields() {
              "auto: continue from the run folder's last.pt when there is one (as --resume auto), so the same command "
              "can be run again after a crash or pre-emption"),
   };
-  std::vector<Field> distributed = {
+}
+
+// The `distributed` section: data-parallel timeouts and buckets.
+std::vector<Field> distributed_fields() {
+  return {
       ranged(make_field("timeout_seconds", FieldType::kNumber, 300.0,
                         "data-parallel: how long a rank waits for the others before failing"), 1.0, 86400.0),
       ranged(make_field("bucket_mb", FieldType::kNumber, 25.0, "data-parallel: gradient all-reduce bucket size in MB"),
              0.001, 4096.0),
   };
-  std::vector<Field> evaluation = {
+}
+
+// The `eval` section.
+std::vector<Field> evaluation_fields() {
+  return {
       make_field("tta", FieldType::kAny, json::array(),
                  "test-time augmentation at validation, test evaluation and prediction: the outputs are averaged over "
                  "each image and, with \"hflip\", its mirror image; with \"shift\", the image moved one pixel up, "
                  "down, left and right (edges repeated); with both, 10 views"),
   };
-  std::vector<Field> output = {
+}
+
+// The `output` section.
+std::vector<Field> output_fields() {
+  return {
       make_field("dir", FieldType::kString, "runs", "where run folders go: <dir>/<name>/"),
   };
-  std::vector<Field> minutes = {
+}
+
+// `expect.minutes`: the time budgets of `deepl reproduce`.
+std::vector<Field> minutes_fields() {
+  return {
       optional(ranged(make_field("bf16", FieldType::kNumber, nullptr,
                                  "time budget `deepl reproduce` holds the run to, in minutes from the start of training "
                                  "to the final test evaluation at 2 threads, where precision auto runs bf16 (CPUs with "
@@ -159,11 +201,19 @@ std::vector<Field> build_fields() {
                                  "the same where precision auto runs fp32 (CPUs without native bf16, e.g. AVX2 only)"),
                       0.01, 1e6)),
   };
-  std::vector<Field> expect = {
+}
+
+// The `expect` section: what `deepl reproduce` requires.
+std::vector<Field> expect_fields() {
+  return {
       optional(ranged(make_field("test_accuracy", FieldType::kNumber, nullptr, "test accuracy `deepl reproduce` requires"), 0.0, 1.0)),
       optional(make_field("published", FieldType::kNumber, nullptr, "accuracy the notebook published")),
-      object("minutes", minutes, ""),
+      object("minutes", minutes_fields(), ""),
   };
+}
+
+std::vector<Field> build_fields() {
+  Field model = make_field("model", FieldType::kAny, nullptr, "model: `type` plus that type's options (see below)");
   return {
       make_field("name", FieldType::kString, nullptr, "run name: the run folder is <output.dir>/<name>"),
       optional(make_field("description", FieldType::kString, nullptr, "free text")),
@@ -171,15 +221,15 @@ std::vector<Field> build_fields() {
       ranged(make_field("threads", FieldType::kInt, 0, "LibTorch intra-op threads (0: all cores)"), 0, 1024),
       make_field("device", FieldType::kString, "auto",
                  "cpu, cuda, cuda:N, or auto (CUDA where LibTorch has it and a device is visible, else the CPU)"),
-      object("data", data, ""),
+      object("data", data_fields(), ""),
       model,
-      object("optimizer", optimizer, ""),
-      object("scheduler", scheduler, ""),
-      object("train", train, ""),
-      object("eval", evaluation, ""),
-      object("distributed", distributed, ""),
-      object("output", output, ""),
-      object("expect", expect, ""),
+      object("optimizer", optimizer_fields(), ""),
+      object("scheduler", scheduler_fields(), ""),
+      object("train", train_fields(), ""),
+      object("eval", evaluation_fields(), ""),
+      object("distributed", distributed_fields(), ""),
+      object("output", output_fields(), ""),
+      object("expect", expect_fields(), ""),
   };
 }
 

@@ -1,11 +1,16 @@
 #include "deepl/core/json_util.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
+#include <map>
 
 #include "deepl/core/error.h"
 #include "deepl/core/files.h"
 
 namespace deepl {
+
+using nlohmann::json;
 
 namespace {
 // nlohmann reports a byte offset; people want line and column.
@@ -76,6 +81,31 @@ std::string closest_match(const std::string& word, const std::vector<std::string
     }
   }
   return best;
+}
+
+std::vector<std::pair<std::string, json>> flatten_json(const json& value) {
+  std::vector<std::pair<std::string, json>> out;
+  if (!value.is_object()) return out;
+  for (const auto& item : value.items()) {
+    if (item.value().is_object() && !item.value().empty()) {
+      for (auto& [k, v] : flatten_json(item.value())) out.emplace_back(item.key() + "." + k, std::move(v));
+    } else {
+      out.emplace_back(item.key(), item.value());
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> json_differences(const json& before, const json& now) {
+  std::map<std::string, std::pair<json, json>> keys;
+  for (auto& [k, v] : flatten_json(before)) keys[k].first = v;
+  for (auto& [k, v] : flatten_json(now)) keys[k].second = v;
+  std::vector<std::string> out;
+  for (const auto& [key, values] : keys) {
+    if (values.first != values.second)
+      out.push_back(fmt::format("{}: {} -> {}", key, values.first.dump(), values.second.dump()));
+  }
+  return out;
 }
 
 }  // namespace deepl

@@ -135,6 +135,14 @@ Transform random_erasing(double p, std::pair<double, double> scale, std::pair<do
   };
 }
 
+std::vector<Transform> make_transforms(const AugmentationOptions& o) {
+  std::vector<Transform> transforms;
+  if (o.random_crop > 0) transforms.push_back(random_crop(o.random_crop));
+  if (o.hflip) transforms.push_back(horizontal_flip());
+  if (o.random_erasing > 0) transforms.push_back(random_erasing(o.random_erasing, o.erasing_scale, o.erasing_ratio));
+  return transforms;
+}
+
 torch::Tensor resize_images(const torch::Tensor& x, int64_t height, int64_t width) {
   namespace F = torch::nn::functional;
   if (height == x.size(2) && width == x.size(3)) return x;

@@ -113,7 +113,7 @@ bool onednn_available(torch::Dtype dtype) {
   return dtype == torch::kBFloat16 ? bfloat16 : float32;
 }
 
-InferencePlan::InferencePlan(models::NetworkImpl& model, const train::Precision& precision, TestTimeAugmentation tta)
+InferencePlan::InferencePlan(models::NetworkImpl& model, const deepl::Precision& precision, TestTimeAugmentation tta)
     : model_(&model), precision_(precision), tta_(tta) {
   torch::NoGradGuard no_grad;
   for (const auto& stage : model.stages()) add_layers(stage.layers);
@@ -183,7 +183,7 @@ Tensor InferencePlan::forward(const Tensor& inputs) const {
 }
 
 Tensor InferencePlan::forward_once(const Tensor& inputs) const {
-  train::AutocastGuard autocast(precision_.bf16);  // for the dense layers; oneDNN steps are typed already
+  deepl::AutocastGuard autocast(precision_.bf16);  // for the dense layers; oneDNN steps are typed already
   if (!fallback_) {
     try {
       return run_steps(precision_.prepare(inputs));

@@ -1,6 +1,6 @@
 #include "deepl/eval/metrics.h"
 
-#include "deepl/basics/csv.h"
+#include "deepl/core/csv.h"
 
 #include <fmt/format.h>
 #include <torch/torch.h>
@@ -10,7 +10,6 @@
 
 namespace deepl::eval {
 
-using nlohmann::json;
 
 void accumulate_confusion(torch::Tensor& confusion, const torch::Tensor& targets, const torch::Tensor& predictions) {
   const int64_t k = confusion.size(0);
@@ -50,35 +49,13 @@ Metrics metrics_from_confusion(const torch::Tensor& confusion, double loss_sum) 
   return m;
 }
 
-json metrics_to_json(const Metrics& m, const std::vector<std::string>& class_names) {
-  json per_class = json::array();
-  for (size_t c = 0; c < m.per_class.size(); ++c) {
-    const auto& p = m.per_class[c];
-    per_class.push_back({{"class", c < class_names.size() ? class_names[c] : std::to_string(c)},
-                         {"precision", p.precision},
-                         {"recall", p.recall},
-                         {"f1", p.f1},
-                         {"support", p.support}});
-  }
-  json matrix = json::array();
-  const auto cm = m.confusion.accessor<int64_t, 2>();
-  for (int64_t i = 0; i < m.confusion.size(0); ++i) {
-    json row = json::array();
-    for (int64_t j = 0; j < m.confusion.size(1); ++j) row.push_back(cm[i][j]);
-    matrix.push_back(row);
-  }
-  return {{"loss", m.loss},         {"accuracy", m.accuracy},          {"macro_f1", m.macro_f1},
-          {"examples", m.examples}, {"per_class", per_class},          {"class_names", class_names},
-          {"confusion_matrix", matrix}};
-}
-
 std::string confusion_to_csv(const torch::Tensor& confusion, const std::vector<std::string>& class_names) {
   const auto cm = confusion.accessor<int64_t, 2>();
   std::string out = "true\\predicted";
-  for (const auto& name : class_names) out += "," + basics::csv_field(name);
+  for (const auto& name : class_names) out += "," + deepl::csv_field(name);
   out += "\n";
   for (int64_t i = 0; i < confusion.size(0); ++i) {
-    out += basics::csv_field(class_names.at(static_cast<size_t>(i)));
+    out += deepl::csv_field(class_names.at(static_cast<size_t>(i)));
     for (int64_t j = 0; j < confusion.size(1); ++j) out += "," + std::to_string(cm[i][j]);
     out += "\n";
   }
@@ -113,7 +90,7 @@ torch::Tensor class_probabilities(models::Task task, const torch::Tensor& output
 }
 
 Evaluation evaluate(models::NetworkImpl& model, models::Task task, const data::BatchLoader& loader, int64_t num_classes,
-                    const train::Precision& precision, TestTimeAugmentation tta) {
+                    const deepl::Precision& precision, TestTimeAugmentation tta) {
   torch::InferenceMode guard;
   const bool was_training = model.is_training();
   model.eval();

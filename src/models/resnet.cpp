@@ -7,9 +7,9 @@
 
 namespace deepl::models {
 
-using config::Field;
-using config::FieldType;
-using config::make_field;
+using schema::Field;
+using schema::FieldType;
+using schema::make_field;
 using nlohmann::json;
 
 namespace {

@@ -6,8 +6,6 @@
 #include <algorithm>
 
 #include "deepl/core/error.h"
-#include "deepl/io/pytorch_file.h"
-#include "deepl/train/checkpoint.h"
 
 namespace deepl::models {
 
@@ -127,9 +125,9 @@ void VggImpl::freeze_features(int blocks) {
 }
 
 ModelEntry vgg_model_entry() {
-  using config::Field;
-  using config::FieldType;
-  using config::make_field;
+  using schema::Field;
+  using schema::FieldType;
+  using schema::make_field;
   ModelEntry e;
   e.type = "vgg";
   e.doc = "VGG 11/13/16/19 with torchvision's names; optional pretrained weights, frozen blocks, new head";
@@ -154,16 +152,6 @@ ModelEntry vgg_model_entry() {
                                              .hidden(o.at("hidden").get<std::vector<int64_t>>())
                                              .dropout(o.at("dropout"))
                                              .adapt_input_size(o.at("input_size")));
-    const std::string weights = o.at("pretrained");
-    if (!weights.empty()) {
-      if (!std::filesystem::exists(weights)) {
-        throw_data(fmt::format("/model/pretrained: weights file {} not found; supply torchvision's VGG{} ImageNet "
-                               "weights (e.g. vgg16-397923af.pth) at that path, or set model.pretrained to \"\"",
-                               weights, o.at("depth").get<int>()));
-      }
-      // The new head replaces the file's classifier: only the backbone must match, strictly.
-      train::load_model_state(*net, io::read_state_dict(weights), weights, "features.");
-    }
     const int freeze = o.at("freeze");
     if (freeze != 0) net->freeze_features(freeze);
     return net;

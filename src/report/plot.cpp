@@ -206,109 +206,144 @@ ChartRange chart_range(const Chart& chart) {
   return r;
 }
 
-void write_contour_png(const std::filesystem::path& path, const ContourPlot& p) {
-  if (p.nx < 2 || p.ny < 2 || static_cast<int64_t>(p.values.size()) != p.nx * p.ny) {
-    throw_failure(path.string() + ": contour grid does not match its size");
+namespace {
+
+// Where a contour plot's grid and coordinates land on the canvas, and its values on a 0..1 log scale.
+struct ContourFrame {
+  const ContourPlot& p;
+  int left = 60, top = 40, size = 520, right = 240, bottom = 50;
+  double lo = 0, hi = 1, cw = 0, ch = 0;
+
+  explicit ContourFrame(const ContourPlot& plot) : p(plot) {
+    lo = *std::min_element(p.values.begin(), p.values.end());
+    hi = 0;
+    for (double v : p.values) hi = std::max(hi, level(v));
+    if (hi <= 0) hi = 1;
+    cw = static_cast<double>(size) / static_cast<double>(p.nx - 1);
+    ch = static_cast<double>(size) / static_cast<double>(p.ny - 1);
   }
-  const int left = 60, top = 40, size = 520, right = 240, bottom = 50;
-  Canvas canvas(left + size + right, top + size + bottom);
-  cairo_t* cr = canvas.cr.get();
-  const double lo = *std::min_element(p.values.begin(), p.values.end());
-  auto level = [&](double v) { return std::log1p(std::max(0.0, v - lo)); };
-  double hi = 0;
-  for (double v : p.values) hi = std::max(hi, level(v));
-  if (hi <= 0) hi = 1;
-  auto px = [&](double x) { return left + (x - p.x_min) / (p.x_max - p.x_min) * size; };
-  auto py = [&](double y) { return top + size - (y - p.y_min) / (p.y_max - p.y_min) * size; };
-  const double cw = static_cast<double>(size) / static_cast<double>(p.nx - 1);
-  const double ch = static_cast<double>(size) / static_cast<double>(p.ny - 1);
-  auto at = [&](int64_t i, int64_t j) { return level(p.values[static_cast<size_t>(j * p.nx + i)]) / hi; };
-  for (int64_t j = 0; j + 1 < p.ny; ++j) {
-    for (int64_t i = 0; i + 1 < p.nx; ++i) {
-      map_color(cr, (at(i, j) + at(i + 1, j) + at(i, j + 1) + at(i + 1, j + 1)) / 4);
-      cairo_rectangle(cr, left + i * cw, top + size - (j + 1) * ch, cw + 0.5, ch + 0.5);
+  double level(double v) const { return std::log1p(std::max(0.0, v - lo)); }
+  double px(double x) const { return left + (x - p.x_min) / (p.x_max - p.x_min) * size; }
+  double py(double y) const { return top + size - (y - p.y_min) / (p.y_max - p.y_min) * size; }
+  double at(int64_t i, int64_t j) const { return level(p.values[static_cast<size_t>(j * p.nx + i)]) / hi; }
+};
+
+void draw_heat(cairo_t* cr, const ContourFrame& f) {
+  for (int64_t j = 0; j + 1 < f.p.ny; ++j) {
+    for (int64_t i = 0; i + 1 < f.p.nx; ++i) {
+      map_color(cr, (f.at(i, j) + f.at(i + 1, j) + f.at(i, j + 1) + f.at(i + 1, j + 1)) / 4);
+      cairo_rectangle(cr, f.left + i * f.cw, f.top + f.size - (j + 1) * f.ch, f.cw + 0.5, f.ch + 0.5);
       cairo_fill(cr);
     }
   }
-  // Iso-lines by marching squares on the log scale.
+}
+
+// Iso-lines by marching squares on the log scale.
+void draw_iso_lines(cairo_t* cr, const ContourFrame& f) {
   cairo_set_source_rgba(cr, 1, 1, 1, 0.45);
   cairo_set_line_width(cr, 0.8);
   for (int k = 1; k <= 14; ++k) {
     const double iso = k / 15.0;
-    for (int64_t j = 0; j + 1 < p.ny; ++j) {
-      for (int64_t i = 0; i + 1 < p.nx; ++i) {
-        const double v[4] = {at(i, j), at(i + 1, j), at(i + 1, j + 1), at(i, j + 1)};
+    for (int64_t j = 0; j + 1 < f.p.ny; ++j) {
+      for (int64_t i = 0; i + 1 < f.p.nx; ++i) {
+        const double v[4] = {f.at(i, j), f.at(i + 1, j), f.at(i + 1, j + 1), f.at(i, j + 1)};
         const double cx[4] = {0, 1, 1, 0}, cy[4] = {0, 0, 1, 1};
         std::vector<std::pair<double, double>> cuts;
         for (int e = 0; e < 4; ++e) {
-          const int f = (e + 1) % 4;
-          if ((v[e] < iso) != (v[f] < iso)) {
-            const double t = (iso - v[e]) / (v[f] - v[e]);
-            cuts.emplace_back(cx[e] + t * (cx[f] - cx[e]), cy[e] + t * (cy[f] - cy[e]));
+          const int g = (e + 1) % 4;
+          if ((v[e] < iso) != (v[g] < iso)) {
+            const double t = (iso - v[e]) / (v[g] - v[e]);
+            cuts.emplace_back(cx[e] + t * (cx[g] - cx[e]), cy[e] + t * (cy[g] - cy[e]));
           }
         }
         for (size_t c = 0; c + 1 < cuts.size(); c += 2) {
-          cairo_move_to(cr, left + (i + cuts[c].first) * cw, top + size - (j + cuts[c].second) * ch);
-          cairo_line_to(cr, left + (i + cuts[c + 1].first) * cw, top + size - (j + cuts[c + 1].second) * ch);
+          cairo_move_to(cr, f.left + (i + cuts[c].first) * f.cw, f.top + f.size - (j + cuts[c].second) * f.ch);
+          cairo_line_to(cr, f.left + (i + cuts[c + 1].first) * f.cw, f.top + f.size - (j + cuts[c + 1].second) * f.ch);
         }
       }
     }
     cairo_stroke(cr);
   }
+}
+
+void draw_paths_and_markers(cairo_t* cr, const ContourFrame& f) {
   cairo_save(cr);
-  cairo_rectangle(cr, left, top, size, size);
+  cairo_rectangle(cr, f.left, f.top, f.size, f.size);
   cairo_clip(cr);
   // Earlier paths are drawn wider, so paths that run along each other stay visible.
-  double width = 1.5 + 0.8 * static_cast<double>(p.paths.size());
-  for (const auto& s : p.paths) {
+  double width = 1.5 + 0.8 * static_cast<double>(f.p.paths.size());
+  for (const auto& s : f.p.paths) {
     set_rgb(cr, s.rgb);
     width = std::max(1.2, width - 0.8);
     cairo_set_line_width(cr, width);
     for (size_t i = 0; i < s.x.size(); ++i) {
       if (i == 0) {
-        cairo_move_to(cr, px(s.x[i]), py(s.y[i]));
+        cairo_move_to(cr, f.px(s.x[i]), f.py(s.y[i]));
       } else {
-        cairo_line_to(cr, px(s.x[i]), py(s.y[i]));
+        cairo_line_to(cr, f.px(s.x[i]), f.py(s.y[i]));
       }
     }
     cairo_stroke(cr);
     if (!s.x.empty()) {
-      cairo_arc(cr, px(s.x.back()), py(s.y.back()), 4, 0, 2 * M_PI);
+      cairo_arc(cr, f.px(s.x.back()), f.py(s.y.back()), 4, 0, 2 * M_PI);
       cairo_fill(cr);
     }
   }
-  for (const auto& [x, y] : p.markers) {
+  for (const auto& [x, y] : f.p.markers) {
     cairo_set_source_rgb(cr, 1, 0.2, 0.2);
     cairo_set_line_width(cr, 2.5);
-    cairo_move_to(cr, px(x) - 6, py(y) - 6);
-    cairo_line_to(cr, px(x) + 6, py(y) + 6);
-    cairo_move_to(cr, px(x) - 6, py(y) + 6);
-    cairo_line_to(cr, px(x) + 6, py(y) - 6);
+    cairo_move_to(cr, f.px(x) - 6, f.py(y) - 6);
+    cairo_line_to(cr, f.px(x) + 6, f.py(y) + 6);
+    cairo_move_to(cr, f.px(x) - 6, f.py(y) + 6);
+    cairo_line_to(cr, f.px(x) + 6, f.py(y) - 6);
     cairo_stroke(cr);
   }
   cairo_restore(cr);
+}
+
+void draw_contour_frame(cairo_t* cr, const ContourFrame& f) {
+  const ContourPlot& p = f.p;
   cairo_set_source_rgb(cr, 0, 0, 0);
   cairo_set_line_width(cr, 1);
-  cairo_rectangle(cr, left, top, size, size);
+  cairo_rectangle(cr, f.left, f.top, f.size, f.size);
   cairo_stroke(cr);
-  text(cr, p.title, left + size / 2.0, 20, 15, 0.5, 0.5, true);
+  text(cr, p.title, f.left + f.size / 2.0, 20, 15, 0.5, 0.5, true);
   const double xs = tick_step(p.x_max - p.x_min, 6), ys = tick_step(p.y_max - p.y_min, 6);
-  for (double t = std::ceil(p.x_min / xs) * xs; t <= p.x_max + 1e-12; t += xs) text(cr, tick_label(t, xs), px(t), top + size + 12, 11);
-  for (double t = std::ceil(p.y_min / ys) * ys; t <= p.y_max + 1e-12; t += ys) text(cr, tick_label(t, ys), left - 6, py(t), 11, 1.0, 0.5);
-  double ly = top + 10;
+  for (double t = std::ceil(p.x_min / xs) * xs; t <= p.x_max + 1e-12; t += xs) {
+    text(cr, tick_label(t, xs), f.px(t), f.top + f.size + 12, 11);
+  }
+  for (double t = std::ceil(p.y_min / ys) * ys; t <= p.y_max + 1e-12; t += ys) {
+    text(cr, tick_label(t, ys), f.left - 6, f.py(t), 11, 1.0, 0.5);
+  }
+  double ly = f.top + 10;
   for (const auto& s : p.paths) {
     set_rgb(cr, s.rgb);
-    cairo_rectangle(cr, left + size + 14, ly - 5, 18, 10);
+    cairo_rectangle(cr, f.left + f.size + 14, ly - 5, 18, 10);
     cairo_fill_preserve(cr);
     cairo_set_source_rgb(cr, 0, 0, 0);
     cairo_set_line_width(cr, 0.8);
     cairo_stroke(cr);
     cairo_set_source_rgb(cr, 0, 0, 0);
-    text(cr, s.name, left + size + 38, ly, 12, 0.0, 0.5);
+    text(cr, s.name, f.left + f.size + 38, ly, 12, 0.0, 0.5);
     ly += 20;
   }
   cairo_set_source_rgb(cr, 1, 0.2, 0.2);
-  text(cr, "x  known minimum", left + size + 14, ly, 12, 0.0, 0.5);
+  text(cr, "x  known minimum", f.left + f.size + 14, ly, 12, 0.0, 0.5);
+}
+
+}  // namespace
+
+void write_contour_png(const std::filesystem::path& path, const ContourPlot& p) {
+  if (p.nx < 2 || p.ny < 2 || static_cast<int64_t>(p.values.size()) != p.nx * p.ny) {
+    throw_failure(path.string() + ": contour grid does not match its size");
+  }
+  const ContourFrame frame(p);
+  Canvas canvas(frame.left + frame.size + frame.right, frame.top + frame.size + frame.bottom);
+  cairo_t* cr = canvas.cr.get();
+  draw_heat(cr, frame);
+  draw_iso_lines(cr, frame);
+  draw_paths_and_markers(cr, frame);
+  draw_contour_frame(cr, frame);
   save_png(canvas, path);
 }
 

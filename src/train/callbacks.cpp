@@ -1,6 +1,7 @@
 #include "deepl/train/callbacks.h"
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
@@ -81,7 +82,7 @@ void Checkpointer::save(Trainer& trainer, const std::filesystem::path& path, boo
   json meta = meta_ ? meta_() : json::object();
   meta["epoch"] = trainer.completed_epochs();
   meta["trainer"] = trainer.state();
-  meta["scheduler"] = trainer.scheduler() ? trainer.scheduler()->state() : json();
+  meta["scheduler"] = trainer.scheduler() ? scheduler_state_to_json(trainer.scheduler()->state()) : json();
   WeightAverage* average = trainer.weight_average();
   meta["weights"] = average && averaged ? "ema" : "trained";
   if (average && averaged) {
@@ -186,13 +187,6 @@ void EarlyStopping::load_state(const json& state) {
   best_.reset();
   if (!state.at("best").is_null()) best_ = state.at("best").get<double>();
   bad_epochs_ = state.at("bad_epochs");
-}
-
-void KillAfterSteps::on_step_end(Trainer&, int64_t step) {
-  if (++taken_ < steps_) return;
-  spdlog::warn("DEEPL_KILL_AFTER_STEPS={}: killing this process with SIGKILL after training step {}", steps_, step);
-  spdlog::default_logger()->flush();
-  ::raise(SIGKILL);
 }
 
 }  // namespace deepl::train

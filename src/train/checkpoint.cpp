@@ -251,4 +251,27 @@ void restore_rng(const torch::Tensor& state) {
   gen.set_state(state);
 }
 
+void load_pretrained(models::NetworkImpl& model, const std::filesystem::path& weights, const std::string& prefix,
+                     const std::string& if_missing) {
+  if (!std::filesystem::exists(weights)) throw_data(if_missing);
+  load_model_state(model, io::read_state_dict(weights), weights.string(), prefix);
+}
+
+nlohmann::json scheduler_state_to_json(const SchedulerState& s) {
+  return {{"epochs_done", s.epochs_done}, {"steps_done", s.steps_done}, {"lr", s.lr},       {"plateau_lr", s.plateau_lr},
+          {"best", s.best},               {"has_best", s.has_best},     {"bad_epochs", s.bad_epochs}};
+}
+
+SchedulerState scheduler_state_from_json(const nlohmann::json& j, int64_t steps_per_epoch) {
+  SchedulerState s;
+  s.epochs_done = j.at("epochs_done");
+  s.lr = j.at("lr");
+  s.steps_done = j.value("steps_done", s.epochs_done * steps_per_epoch);
+  s.plateau_lr = j.value("plateau_lr", s.lr);
+  s.best = j.at("best");
+  s.has_best = j.at("has_best");
+  s.bad_epochs = j.at("bad_epochs");
+  return s;
+}
+
 }  // namespace deepl::train

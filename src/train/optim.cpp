@@ -10,8 +10,6 @@
 
 namespace deepl::train {
 
-using nlohmann::json;
-
 namespace {
 
 template <typename Optim, typename Options>
@@ -45,25 +43,25 @@ std::vector<ParamGroup> parameter_groups(const torch::nn::Module& model, double 
   return groups;
 }
 
-std::shared_ptr<torch::optim::Optimizer> make_optimizer(const json& s, const std::vector<ParamGroup>& groups) {
-  const std::string type = s.at("type");
-  const double lr = s.at("lr"), wd = s.at("weight_decay");
-  const auto betas = std::make_tuple(s.at("betas")[0].get<double>(), s.at("betas")[1].get<double>());
-  if (type == "sgd") {
-    return build<torch::optim::SGD>(
-        groups, torch::optim::SGDOptions(lr).momentum(s.at("momentum")).nesterov(s.at("nesterov")).weight_decay(wd));
+std::shared_ptr<torch::optim::Optimizer> make_optimizer(const OptimizerOptions& o, const std::vector<ParamGroup>& groups) {
+  const auto betas = std::make_tuple(o.beta1, o.beta2);
+  switch (o.type) {
+    case OptimizerType::kSgd:
+      return build<torch::optim::SGD>(
+          groups, torch::optim::SGDOptions(o.lr).momentum(o.momentum).nesterov(o.nesterov).weight_decay(o.weight_decay));
+    case OptimizerType::kAdam:
+      return build<FusedAdam>(groups,
+                              torch::optim::AdamOptions(o.lr).betas(betas).eps(o.eps).weight_decay(o.weight_decay));
+    case OptimizerType::kAdamW:
+      return build<FusedAdamW>(groups,
+                               torch::optim::AdamWOptions(o.lr).betas(betas).eps(o.eps).weight_decay(o.weight_decay));
   }
-  if (type == "adam") {
-    return build<FusedAdam>(groups, torch::optim::AdamOptions(lr).betas(betas).eps(s.at("eps")).weight_decay(wd));
-  }
-  if (type == "adamw") {
-    return build<FusedAdamW>(groups, torch::optim::AdamWOptions(lr).betas(betas).eps(s.at("eps")).weight_decay(wd));
-  }
-  throw_usage("/optimizer/type: unknown optimizer \"" + type + "\"");
+  throw_usage("/optimizer/type: unknown optimizer");
 }
 
-std::shared_ptr<torch::optim::Optimizer> make_optimizer(const json& s, std::vector<torch::Tensor> parameters) {
-  return make_optimizer(s, std::vector<ParamGroup>{{std::move(parameters), 1.0, true}});
+std::shared_ptr<torch::optim::Optimizer> make_optimizer(const OptimizerOptions& options,
+                                                        std::vector<torch::Tensor> parameters) {
+  return make_optimizer(options, std::vector<ParamGroup>{{std::move(parameters), 1.0, true}});
 }
 
 void set_learning_rate(torch::optim::Optimizer& optimizer, double lr, const std::vector<double>& scales) {
@@ -93,80 +91,77 @@ void set_momentum(torch::optim::Optimizer& optimizer, double momentum) {
 
 double momentum(torch::optim::Optimizer& optimizer) { return momentum_of(optimizer.param_groups().at(0).options()); }
 
-LrScheduler::LrScheduler(const json& section, double base_lr, int64_t total_epochs, int64_t steps_per_epoch)
-    : section_(section),
-      type_(section.at("type")),
+LrScheduler::LrScheduler(SchedulerOptions options, double base_lr, int64_t total_epochs, int64_t steps_per_epoch)
+    : options_(std::move(options)),
       base_lr_(base_lr),
       total_epochs_(std::max<int64_t>(1, total_epochs)),
       steps_per_epoch_(std::max<int64_t>(1, steps_per_epoch)),
-      warmup_steps_(std::llround(section.at("warmup_epochs").get<double>() * static_cast<double>(steps_per_epoch_))),
-      lr_(base_lr),
-      plateau_lr_(base_lr) {
-  lr_ = scheduled_lr();
+      warmup_steps_(std::llround(options_.warmup_epochs * static_cast<double>(steps_per_epoch_))) {
+  state_.lr = state_.plateau_lr = base_lr;
+  state_.lr = scheduled_lr();
 }
 
 bool LrScheduler::per_step() const {
-  return type_ == "onecycle" || section_.at("interval") == "step" || warmup_steps_ > 0;
+  return options_.type == ScheduleType::kOneCycle || options_.per_batch || warmup_steps_ > 0;
 }
 
 double LrScheduler::step(const std::map<std::string, double>& metrics) {
-  ++epochs_done_;
-  if (type_ == "plateau") {
-    const std::string monitor = section_.at("monitor");
+  ++state_.epochs_done;
+  if (options_.type == ScheduleType::kPlateau) {
+    const std::string& monitor = options_.monitor;
     const auto it = metrics.find(monitor);
     if (it == metrics.end()) throw_usage("/scheduler/monitor: metric \"" + monitor + "\" is not available");
     const bool higher_is_better = monitor.find("accuracy") != std::string::npos;
     const double value = higher_is_better ? it->second : -it->second;
-    if (!has_best_ || value > best_) {
-      best_ = value;
-      has_best_ = true;
-      bad_epochs_ = 0;
-    } else if (++bad_epochs_ > section_.at("patience").get<int64_t>()) {
-      plateau_lr_ = std::max(section_.at("min_lr").get<double>(), plateau_lr_ * section_.at("factor").get<double>());
-      bad_epochs_ = 0;
+    if (!state_.has_best || value > state_.best) {
+      state_.best = value;
+      state_.has_best = true;
+      state_.bad_epochs = 0;
+    } else if (++state_.bad_epochs > options_.patience) {
+      state_.plateau_lr = std::max(options_.min_lr, state_.plateau_lr * options_.factor);
+      state_.bad_epochs = 0;
     }
   }
-  lr_ = scheduled_lr();
-  return lr_;
+  state_.lr = scheduled_lr();
+  return state_.lr;
 }
 
 double LrScheduler::step_batch() {
-  ++steps_done_;
-  if (per_step()) lr_ = scheduled_lr();
-  return lr_;
+  ++state_.steps_done;
+  if (per_step()) state_.lr = scheduled_lr();
+  return state_.lr;
 }
 
 std::optional<double> LrScheduler::momentum() const {
-  if (type_ != "onecycle" || !section_.at("cycle_momentum").get<bool>()) return std::nullopt;
-  const double base = section_.at("base_momentum"), max = section_.at("max_momentum");
-  return one_cycle(max, base, max);
+  if (options_.type != ScheduleType::kOneCycle || !options_.cycle_momentum) return std::nullopt;
+  return one_cycle(options_.max_momentum, options_.base_momentum, options_.max_momentum);
 }
 
 double LrScheduler::scheduled_lr() const {
-  if (type_ == "onecycle") {
-    const double initial = base_lr_ / section_.at("div_factor").get<double>();
-    return one_cycle(initial, base_lr_, initial / section_.at("final_div_factor").get<double>());
+  if (options_.type == ScheduleType::kOneCycle) {
+    const double initial = base_lr_ / options_.div_factor;
+    return one_cycle(initial, base_lr_, initial / options_.final_div_factor);
   }
-  const bool by_step = section_.at("interval") == "step";
   // Position in epochs: fractional when stepped per batch, whole epochs otherwise.
-  const double epochs = by_step ? static_cast<double>(steps_done_) / static_cast<double>(steps_per_epoch_)
-                                : static_cast<double>(epochs_done_);
-  const double min_lr = section_.at("min_lr");
+  const double epochs = options_.per_batch
+                            ? static_cast<double>(state_.steps_done) / static_cast<double>(steps_per_epoch_)
+                            : static_cast<double>(state_.epochs_done);
+  const double min_lr = options_.min_lr;
   double lr = base_lr_;
-  if (type_ == "step") {
-    const double decays = std::floor(epochs / section_.at("step_size").get<double>());
-    lr = base_lr_ * std::pow(section_.at("gamma").get<double>(), decays);
-  } else if (type_ == "cosine") {
+  if (options_.type == ScheduleType::kStep) {
+    const double decays = std::floor(epochs / static_cast<double>(options_.step_size));
+    lr = base_lr_ * std::pow(options_.gamma, decays);
+  } else if (options_.type == ScheduleType::kCosine) {
     const double warmup = static_cast<double>(warmup_steps_) / static_cast<double>(steps_per_epoch_);
     const double span = static_cast<double>(total_epochs_) - warmup;
     const double t = span > 0 ? std::clamp((epochs - warmup) / span, 0.0, 1.0) : 1.0;
     lr = min_lr + 0.5 * (base_lr_ - min_lr) * (1 + std::cos(M_PI * t));
-  } else if (type_ == "plateau") {
-    lr = plateau_lr_;
+  } else if (options_.type == ScheduleType::kPlateau) {
+    lr = state_.plateau_lr;
   }
-  if (steps_done_ < warmup_steps_) {  // LinearLR(start_factor, end_factor=1, total_iters=warmup_steps)
-    const double start = section_.at("warmup_start_factor");
-    lr *= start + (1 - start) * static_cast<double>(steps_done_) / static_cast<double>(warmup_steps_);
+  if (state_.steps_done < warmup_steps_) {  // LinearLR(start_factor, end_factor=1, total_iters=warmup_steps)
+    const double start = options_.warmup_start_factor;
+    lr *= start + (1 - start) * static_cast<double>(state_.steps_done) / static_cast<double>(warmup_steps_);
   }
   return lr;
 }
@@ -179,27 +174,15 @@ double LrScheduler::one_cycle(double start, double peak, double end) const {
     return to + (from - to) / 2.0 * (std::cos(M_PI * pct) + 1);
   };
   const double total = static_cast<double>(total_epochs_ * steps_per_epoch_);
-  const double peak_step = section_.at("pct_start").get<double>() * total - 1;
-  const double step = std::min(static_cast<double>(steps_done_), total - 1);
+  const double peak_step = options_.pct_start * total - 1;
+  const double step = std::min(static_cast<double>(state_.steps_done), total - 1);
   if (step <= peak_step) return anneal(start, peak, step / peak_step);
   const double rest = total - 1 - peak_step;
   return rest > 0 ? anneal(peak, end, (step - peak_step) / rest) : end;
 }
 
-json LrScheduler::state() const {
-  return {{"epochs_done", epochs_done_}, {"steps_done", steps_done_}, {"lr", lr_}, {"plateau_lr", plateau_lr_},
-          {"best", best_}, {"has_best", has_best_}, {"bad_epochs", bad_epochs_}};
-}
+SchedulerState LrScheduler::state() const { return state_; }
 
-void LrScheduler::load_state(const json& state) {
-  epochs_done_ = state.at("epochs_done");
-  lr_ = state.at("lr");
-  // Checkpoints from before per-step schedules: whole epochs, and plateau's lr was the lr.
-  steps_done_ = state.value("steps_done", epochs_done_ * steps_per_epoch_);
-  plateau_lr_ = state.value("plateau_lr", lr_);
-  best_ = state.at("best");
-  has_best_ = state.at("has_best");
-  bad_epochs_ = state.at("bad_epochs");
-}
+void LrScheduler::load_state(const SchedulerState& state) { state_ = state; }
 
 }  // namespace deepl::train

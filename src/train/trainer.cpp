@@ -1,6 +1,7 @@
 #include "deepl/train/trainer.h"
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
 #include <chrono>
@@ -11,6 +12,10 @@
 #include "deepl/core/error.h"
 
 namespace deepl::train {
+
+nlohmann::json Callback::state() const { return nullptr; }
+
+void Callback::load_state(const nlohmann::json&) {}
 
 using nlohmann::json;
 
@@ -102,30 +107,12 @@ EpochMetrics Trainer::train_epoch(data::BatchLoader& train, int64_t epoch) {
     const data::Batch batch = train.batch(i);
     for (auto& p : parameters_) p.mutable_grad() = torch::Tensor();  // zero_grad, set to none
     const int64_t n = batch.targets.size(0);
-    if (n > 0) {  // a rank's share of the last global batch may be empty
-      torch::Tensor outputs;
-      {
-        AutocastGuard autocast(options_.precision.bf16);
-        outputs = model_->forward(options_.precision.prepare(batch.inputs));
-      }
-      const torch::Tensor summed =
-          eval::loss_sum(options_.task, outputs.to(torch::kFloat32), batch.targets, options_.label_smoothing);
-      (summed / static_cast<double>(batch.global_examples)).backward();
-      torch::NoGradGuard no_grad;
-      loss_total += summed.detach().to(torch::kFloat64);
-      correct += (eval::predict_classes(options_.task, outputs.detach()) == batch.targets).sum();
-    }
+    if (n > 0) forward_backward(batch, loss_total, correct);  // a rank's share of the last batch may be empty
     const bool last = i + 1 == batches;
     const int64_t step = (epoch - 1) * batches + i + 1;  // optimizer steps since the run began
     StepVotes votes{stop_requested_by_signal(), !last && snapshot_due(step)};
     if (replicas_) votes = replicas_->reduce_gradients(parameters_, votes);
-    if (options_.grad_clip > 0) torch::nn::utils::clip_grad_norm_(parameters_, options_.grad_clip);
-    optimizer_->step();
-    if (ema_) ema_->update(*model_);
-    if (scheduler_) {
-      const double lr = scheduler_->step_batch();
-      if (scheduler_->per_step()) apply_schedule(lr);
-    }
+    step_optimizer();
     seen += n;
     for (auto& cb : callbacks_) cb->on_step_end(*this, step);
     const auto here = [&] {
@@ -151,9 +138,38 @@ EpochMetrics Trainer::train_epoch(data::BatchLoader& train, int64_t epoch) {
       for (auto& cb : callbacks_) cb->on_batch_end(*this, progress);
     }
   }
+  return epoch_metrics(epoch, loss_total, correct, seen, elapsed());
+}
+
+void Trainer::forward_backward(const data::Batch& batch, torch::Tensor& loss_total, torch::Tensor& correct) {
+  torch::Tensor outputs;
+  {
+    deepl::AutocastGuard autocast(options_.precision.bf16);
+    outputs = model_->forward(options_.precision.prepare(batch.inputs));
+  }
+  const torch::Tensor summed =
+      eval::loss_sum(options_.task, outputs.to(torch::kFloat32), batch.targets, options_.label_smoothing);
+  (summed / static_cast<double>(batch.global_examples)).backward();
+  torch::NoGradGuard no_grad;
+  loss_total += summed.detach().to(torch::kFloat64);
+  correct += (eval::predict_classes(options_.task, outputs.detach()) == batch.targets).sum();
+}
+
+void Trainer::step_optimizer() {
+  if (options_.grad_clip > 0) torch::nn::utils::clip_grad_norm_(parameters_, options_.grad_clip);
+  optimizer_->step();
+  if (ema_) ema_->update(*model_);
+  if (scheduler_) {
+    const double lr = scheduler_->step_batch();
+    if (scheduler_->per_step()) apply_schedule(lr);
+  }
+}
+
+EpochMetrics Trainer::epoch_metrics(int64_t epoch, const torch::Tensor& loss_total, const torch::Tensor& correct,
+                                    int64_t seen, double seconds) {
   // Epoch totals over all ranks: [summed loss, correct, examples].
-  std::vector<torch::Tensor> totals = {
-      torch::stack({loss_total.cpu(), correct.cpu().to(torch::kFloat64), torch::tensor(static_cast<double>(seen), torch::kFloat64)})};
+  std::vector<torch::Tensor> totals = {torch::stack(
+      {loss_total.cpu(), correct.cpu().to(torch::kFloat64), torch::tensor(static_cast<double>(seen), torch::kFloat64)})};
   if (replicas_) replicas_->sum(totals);
   const double examples = totals[0][2].item<double>();
   EpochMetrics m;
@@ -161,7 +177,7 @@ EpochMetrics Trainer::train_epoch(data::BatchLoader& train, int64_t epoch) {
   m.train_loss = totals[0][0].item<double>() / examples;
   m.train_accuracy = totals[0][1].item<double>() / examples;
   m.lr = learning_rate(*optimizer_);
-  m.seconds = elapsed();
+  m.seconds = seconds;
   m.examples_per_second = m.seconds > 0 ? examples / m.seconds : 0.0;
   return m;
 }

@@ -1,6 +1,7 @@
 // End-to-end tests of the deepl binary on a tiny synthetic IDX data set.
 #include <gtest/gtest.h>
 
+#include <map>
 #include <sstream>
 
 #include "../test_util.h"
@@ -11,7 +12,7 @@
 #include "deepl/core/runtime.h"
 #include "deepl/core/json_util.h"
 #include "deepl/train/checkpoint.h"
-#include "deepl/train/precision.h"
+#include "deepl/core/precision.h"
 
 using namespace deepl;
 using deepl::testing::TempDir;
@@ -66,7 +67,7 @@ TEST_F(Cli, TrainEvalPredictEndToEnd) {
   EXPECT_EQ(manifest["threads"], 1);
   EXPECT_FALSE(manifest["libtorch_version"].get<std::string>().empty());
   // The tiny config leaves train.precision at "auto": the manifest says what this CPU got and why.
-  EXPECT_EQ(manifest["precision"], train::resolve_precision("auto", "auto", cpu_info()).explain());
+  EXPECT_EQ(manifest["precision"], deepl::resolve_precision("auto", std::nullopt, cpu_info()).explain());
   EXPECT_EQ(manifest["cpu"]["model"], cpu_info().model);
   EXPECT_EQ(manifest["cpu"]["isa_level"], cpu_info().isa_level());
   EXPECT_EQ(manifest["cpu"]["native_bf16"], cpu_info().native_bf16());
@@ -211,6 +212,23 @@ TEST_F(Cli, ExitCodesAndOneLineErrors) {
   const auto help = run("--help");
   EXPECT_EQ(help.code, 0);
   EXPECT_NE(help.output.find("Exit codes"), std::string::npos);
+}
+
+TEST_F(Cli, HelpListsEverySubcommandInOneLine) {
+  const auto help = run("--help");
+  ASSERT_EQ(help.code, 0) << help.output;
+  std::istringstream lines(help.output);
+  std::map<std::string, int> listed;
+  std::string line;
+  while (std::getline(lines, line)) {
+    std::istringstream words(line);
+    std::string first;
+    if (line.rfind("  ", 0) == 0 && words >> first) ++listed[first];
+  }
+  for (const char* name : {"train", "eval", "predict", "export", "runs", "sweep", "reproduce", "config", "model", "data",
+                           "info"}) {
+    EXPECT_EQ(listed[name], 1) << name << " is not listed once in\n" << help.output;
+  }
 }
 
 TEST_F(Cli, ConfigShowModelSummaryAndDataViews) {

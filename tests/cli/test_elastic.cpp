@@ -95,8 +95,9 @@ TEST_F(Elastic, ResumeAutoTrainsOnceThenSaysAlreadyFinishedAndRefusesAChangedCon
   EXPECT_NE(upgraded.output.find("already finished"), std::string::npos) << upgraded.output;
 }
 
-// The kill comes from DEEPL_KILL_AFTER_STEPS, not from the test: a fast CPU trains these 240 steps
-// in a fifth of a second, too quick for a test that polls the checkpoint and then sends SIGKILL.
+// The kill comes from the test-only program deepl-with-faults (DEEPL_KILL_AFTER_STEPS), not from the
+// test: a fast CPU trains these 240 steps in a fifth of a second, too quick for a test that polls the
+// checkpoint and then sends SIGKILL.
 TEST_F(Elastic, StepCheckpointsLetASigkilledRunFinishWithTheSameWeights) {
   const std::string cfg = config("steps", 4, 7);
   const auto whole = run_deepl("train --config " + cfg + " --out " + (dir_ / "whole").string());
@@ -105,8 +106,9 @@ TEST_F(Elastic, StepCheckpointsLetASigkilledRunFinishWithTheSameWeights) {
 
   // Step 100 is in epoch 2, two steps after the mid-epoch last.pt of step 98.
   const fs::path log = dir_ / "killed.log";
-  const pid_t pid = spawn_deepl({"train", "--config", cfg, "--out", (dir_ / "killed").string(), "--resume", "auto"},
-                                {{"DEEPL_KILL_AFTER_STEPS", "100"}}, log);
+  const pid_t pid = spawn_program(DEEPL_FAULTS_BIN,
+                                  {"train", "--config", cfg, "--out", (dir_ / "killed").string(), "--resume", "auto"},
+                                  {{"DEEPL_KILL_AFTER_STEPS", "100"}}, log);
   ASSERT_EQ(wait_status(pid), 128 + SIGKILL) << read_file(log);
   EXPECT_NE(read_file(log).find("killing this process with SIGKILL after training step 100"), std::string::npos);
   EXPECT_EQ(epoch_position(last("killed"))["batches_done"], 38) << epoch_position(last("killed")).dump();
@@ -120,8 +122,8 @@ TEST_F(Elastic, StepCheckpointsLetASigkilledRunFinishWithTheSameWeights) {
 
 TEST_F(Elastic, TheKillAfterStepsVariableMustBeAStepCount) {
   const std::string cfg = config("bad", 1, 0);
-  const auto bad = run_command(std::string("DEEPL_KILL_AFTER_STEPS=soon ") + DEEPL_BIN + " train --quiet --config " +
-                               cfg + " --out " + (dir_ / "bad").string());
+  const auto bad = run_command(std::string("DEEPL_KILL_AFTER_STEPS=soon ") + DEEPL_FAULTS_BIN +
+                               " train --quiet --config " + cfg + " --out " + (dir_ / "bad").string());
   EXPECT_EQ(bad.code, 2) << bad.output;
   EXPECT_NE(bad.output.find("DEEPL_KILL_AFTER_STEPS=\"soon\": expected an integer"), std::string::npos) << bad.output;
 }

@@ -19,6 +19,7 @@
 #include "deepl/run/experiment.h"
 #include "deepl/train/checkpoint.h"
 #include "deepl/train/optim.h"
+#include "../plan_util.h"
 
 using namespace deepl;
 using deepl::testing::error_message;
@@ -190,8 +191,7 @@ namespace {
 // (schedule_lrs.py ARGS).
 void expect_pytorchs_learning_rates(const nlohmann::json& section, int64_t epochs, int64_t steps_per_epoch,
                                     const std::string& args) {
-  const auto exp = config::resolve_experiment({{"name", "s"}, {"model", {{"type", "mlp"}}}, {"scheduler", section}});
-  train::LrScheduler ours(exp.json["scheduler"], 0.1, epochs, steps_per_epoch);
+  train::LrScheduler ours(deepl::testing::scheduler_options(section), 0.1, epochs, steps_per_epoch);
   int code = 0;
   std::istringstream theirs(
       run_command(fmt::format("{} {} {}", kPython, (kSource / "tests/interop/schedule_lrs.py").string(), args), &code));

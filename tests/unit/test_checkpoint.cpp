@@ -5,6 +5,7 @@
 #include "deepl/models/zoo.h"
 #include "deepl/train/checkpoint.h"
 #include "deepl/train/optim.h"
+#include "../plan_util.h"
 
 using namespace deepl;
 using deepl::testing::error_message;
@@ -33,14 +34,14 @@ TEST_P(CheckpointRoundTrip, WeightsOptimizerStateAndLrSurvive) {
   auto model = mlp({16});
   json section = {{"type", GetParam()}, {"lr", 0.01}, {"weight_decay", 0.0}, {"momentum", 0.9},
                   {"nesterov", false}, {"betas", {0.9, 0.999}}, {"eps", 1e-8}};
-  auto opt = train::make_optimizer(section, model->parameters());
+  auto opt = train::make_optimizer(deepl::testing::optimizer_options(section), model->parameters());
   take_steps(*model, *opt);
   train::set_learning_rate(*opt, 0.00123);
   train::save_checkpoint(dir / "c.pt", *model, opt.get(), {{"epoch", 3}});
 
   torch::manual_seed(1);
   auto other = mlp({16});
-  auto other_opt = train::make_optimizer(section, other->parameters());
+  auto other_opt = train::make_optimizer(deepl::testing::optimizer_options(section), other->parameters());
   const auto ckpt = train::read_checkpoint(dir / "c.pt");
   EXPECT_EQ(ckpt.meta["epoch"], 3);
   train::load_model_state(*other, ckpt.model, "c.pt");

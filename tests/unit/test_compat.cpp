@@ -1,7 +1,9 @@
-// Checkpoints cross LibTorch lines: files written by the 1.13 build (Debian 12) and by the 2.6
+// Checkpoints cross LibTorch lines and deepl versions: files written by the 1.13 build (Debian 12) and by the 2.6
 // build (Debian 13) are committed in tests/fixtures/ and each build reads both, weights and Adam
 // state, and gets the logits the writing build stored. A build writes its own fixture with
 //   DEEPL_WRITE_COMPAT_FIXTURE=1 build/tests/deepl_tests --gtest_filter='Compat.*'
+// tests/fixtures/run-before-plan/ is a run folder that deepl wrote before the typed experiment plan
+// (commit e2dc880, LibTorch 1.13); today's deepl lists, evaluates and resumes it.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -9,11 +11,17 @@
 
 #include <cstdlib>
 
+#include "deepl/core/json_util.h"
 #include "deepl/core/runtime.h"
 #include "deepl/core/torch_compat.h"
 #include "deepl/models/zoo.h"
+#include "deepl/run/checkpoint_use.h"
+#include "deepl/run/runs.h"
+#include "deepl/run/train_session.h"
 #include "deepl/train/checkpoint.h"
 #include "deepl/train/optim.h"
+#include "../plan_util.h"
+#include "../test_util.h"
 
 using namespace deepl;
 using nlohmann::json;
@@ -27,8 +35,8 @@ std::shared_ptr<models::MlpImpl> fixture_model() {
 }
 
 std::shared_ptr<torch::optim::Optimizer> adam(models::MlpImpl& model) {
-  return train::make_optimizer({{"type", "adam"}, {"lr", 0.01}, {"weight_decay", 0.0}, {"momentum", 0.0},
-                                {"nesterov", false}, {"betas", {0.9, 0.999}}, {"eps", 1e-8}},
+  return train::make_optimizer(deepl::testing::optimizer_options({{"type", "adam"}, {"lr", 0.01}, {"weight_decay", 0.0}, {"momentum", 0.0},
+                                {"nesterov", false}, {"betas", {0.9, 0.999}}, {"eps", 1e-8}}),
                                model.parameters());
 }
 
@@ -79,4 +87,40 @@ TEST(Compat, CheckpointsFromEveryLibTorchLineLoad) {
     ++read;
   }
   EXPECT_EQ(read, 2);
+}
+
+TEST(Compat, ARunFolderFromBeforeTheTypedPlanEvaluatesToItsOwnNumbers) {
+  if (deepl::testing::real_data_root("mnist").empty()) GTEST_SKIP() << "MNIST is not fetched (bash data/fetch)";
+  const auto run_dir = kFixtures / "run-before-plan";
+  deepl::testing::TempDir out;
+  run::EvalOptions options;
+  options.out_dir = out.path();
+  options.quiet = true;
+  const eval::Metrics m = run::evaluate_checkpoint(run_dir / "checkpoints/best.pt", options);
+  const json written = read_json_file(run_dir / "metrics.json");
+  EXPECT_EQ(m.examples, written.at("examples").get<int64_t>());
+  EXPECT_NEAR(m.accuracy, written.at("accuracy").get<double>(), 1e-4) << "at most one test image apart";
+  EXPECT_NEAR(m.loss, written.at("loss").get<double>(), 1e-5);
+
+  const auto rows = run::list_runs(run_dir, {});
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].cells.at("status"), "finished");
+  EXPECT_EQ(rows[0].cells.at("test_accuracy"), written.at("accuracy"));
+}
+
+TEST(Compat, ARunFromBeforeTheTypedPlanResumesFromItsLastCheckpoint) {
+  if (deepl::testing::real_data_root("mnist").empty()) GTEST_SKIP() << "MNIST is not fetched (bash data/fetch)";
+  const auto run_dir = kFixtures / "run-before-plan";
+  deepl::testing::TempDir out;
+  config::Experiment exp = config::load_experiment(run_dir / "config.json", {"train.epochs=3"});
+  run::TrainOptions options;
+  options.quiet = true;
+  options.run_dir = out.path();
+  options.resume = run_dir / "checkpoints/last.pt";
+  const run::TrainResult result = run::train_experiment(exp, options);
+  ASSERT_EQ(result.history.size(), 3u) << "two epochs read from the old checkpoint, one trained";
+  const auto old_history = read_file(run_dir / "metrics.jsonl");
+  EXPECT_NE(old_history.find(result.history[1].to_json().dump()), std::string::npos)
+      << "the old run's epoch 2, as the old deepl wrote it";
+  EXPECT_GT(result.test.accuracy, 0.8);
 }

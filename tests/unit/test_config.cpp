@@ -130,8 +130,8 @@ TEST(Config, ShippedExperimentsAreValid) {
   EXPECT_GE(count, 1);
 }
 
-TEST(Config, ReadmeTableMatchesTheSchema) {
-  const std::string readme = read_file(std::filesystem::path(DEEPL_SOURCE_DIR) / "README.md");
-  EXPECT_NE(readme.find(config::reference_markdown()), std::string::npos)
-      << "README's config table is stale: regenerate it with `deepl config docs`";
+TEST(Config, DocsTableMatchesTheSchema) {
+  const std::string docs = read_file(std::filesystem::path(DEEPL_SOURCE_DIR) / "docs" / "config.md");
+  EXPECT_NE(docs.find(config::reference_markdown()), std::string::npos)
+      << "docs/config.md's config table is stale: regenerate it with `deepl config docs`";
 }

@@ -11,6 +11,7 @@
 #include "deepl/models/zoo.h"
 #include "deepl/train/checkpoint.h"
 #include "deepl/train/optim.h"
+#include "../plan_util.h"
 
 using namespace deepl;
 using deepl::testing::error_message;
@@ -59,8 +60,8 @@ TEST(Device, CheckpointsHoldCpuTensors) {
   auto model = std::make_shared<models::MlpImpl>(models::MlpOptions(784, 10).hidden({8}));
   model->to(device);
   EXPECT_EQ(device_of(*model), device);
-  auto opt = train::make_optimizer({{"type", "adam"}, {"lr", 0.01}, {"weight_decay", 0.0}, {"momentum", 0.0},
-                                    {"nesterov", false}, {"betas", {0.9, 0.999}}, {"eps", 1e-8}},
+  auto opt = train::make_optimizer(deepl::testing::optimizer_options({{"type", "adam"}, {"lr", 0.01}, {"weight_decay", 0.0}, {"momentum", 0.0},
+                                    {"nesterov", false}, {"betas", {0.9, 0.999}}, {"eps", 1e-8}}),
                                    model->parameters());
   opt->zero_grad();
   model->forward(torch::randn({4, 1, 28, 28}, torch::TensorOptions().device(device))).sum().backward();

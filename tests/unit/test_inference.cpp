@@ -29,12 +29,12 @@ void train_briefly(models::NetworkImpl& net) {
 }
 
 void expect_plan_matches_eager(models::NetworkImpl& net, bool bf16, double tolerance, int min_onednn_layers) {
-  const train::Precision precision{bf16, false, "", false, ""};
+  const deepl::Precision precision{bf16, false, "", false, ""};
   const torch::Tensor x = torch::rand({8, 1, 28, 28});
   torch::InferenceMode guard;
   torch::Tensor eager;
   {
-    train::AutocastGuard autocast(bf16);
+    deepl::AutocastGuard autocast(bf16);
     eager = net.forward(x).to(torch::kFloat32);
   }
   const eval::InferencePlan plan(net, precision);
@@ -54,7 +54,7 @@ json fashion_cnn() {
       {"convs": [{"out_channels": 32, "padding": 1, "stride": 2}], "batch_norm": true, "pool": 2, "pool_type": "avg"}]})");
 }
 
-const train::Precision kFp32{};
+const deepl::Precision kFp32{};
 
 // Whether `actual` equals `expected` up to float32 rounding (relative to expected's largest value).
 bool equal_up_to_rounding(const torch::Tensor& actual, const torch::Tensor& expected) {

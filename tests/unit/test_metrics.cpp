@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "deepl/eval/metrics.h"
+#include "deepl/run/reports.h"
 
 using namespace deepl;
 
@@ -35,7 +36,7 @@ TEST(Metrics, CsvAndJsonCarryClassNames) {
   const torch::Tensor cm = torch::tensor({5, 1, 0, 4}, torch::kInt64).view({2, 2});
   EXPECT_EQ(eval::confusion_to_csv(cm, {"T-shirt/top", "Bag, small"}),
             "true\\predicted,T-shirt/top,\"Bag, small\"\nT-shirt/top,5,1\n\"Bag, small\",0,4\n");
-  const auto j = eval::metrics_to_json(eval::metrics_from_confusion(cm, 1.0), {"a", "b"});
+  const auto j = run::metrics_to_json(eval::metrics_from_confusion(cm, 1.0), {"a", "b"});
   EXPECT_EQ(j["confusion_matrix"], nlohmann::json({{5, 1}, {0, 4}}));
   EXPECT_EQ(j["per_class"][1]["class"], "b");
   EXPECT_DOUBLE_EQ(j["accuracy"].get<double>(), 0.9);

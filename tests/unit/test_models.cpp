@@ -9,7 +9,7 @@
 #include "deepl/models/summary.h"
 #include "deepl/models/zoo.h"
 #include "deepl/train/checkpoint.h"
-#include "deepl/train/precision.h"
+#include "deepl/core/precision.h"
 
 using namespace deepl;
 using nlohmann::json;
@@ -37,7 +37,7 @@ json seed_cnn() {
 // gets channels-last strides, oneDNN runs that layer in NCHW and the whole network converts layouts.
 TEST(Models, ChannelsLastReachesEveryLayerIncludingOneInputChannel) {
   auto net = build(seed_cnn());
-  train::to_channels_last(*net);
+  deepl::to_channels_last(*net);
   for (const auto& p : net->named_parameters()) {
     if (p.value().dim() == 4) {
       EXPECT_EQ(p.value().suggest_memory_format(), at::MemoryFormat::ChannelsLast) << p.key();
@@ -47,7 +47,7 @@ TEST(Models, ChannelsLastReachesEveryLayerIncludingOneInputChannel) {
   torch::nn::Sequential features = net->stages().front().layers;
   auto* conv1 = features[0]->as<torch::nn::Conv2d>();
   ASSERT_NE(conv1, nullptr);
-  const torch::Tensor first = conv1->forward(train::Precision{false, true, "", false, ""}.prepare(torch::rand({4, 1, 28, 28})));
+  const torch::Tensor first = conv1->forward(deepl::Precision{false, true, "", false, ""}.prepare(torch::rand({4, 1, 28, 28})));
   EXPECT_EQ(first.suggest_memory_format(), at::MemoryFormat::ChannelsLast);
 }
 

@@ -6,7 +6,7 @@
 #include "deepl/models/network.h"
 #include "deepl/models/registry.h"
 #include "deepl/train/onednn_check.h"
-#include "deepl/train/precision.h"
+#include "deepl/core/precision.h"
 
 using namespace deepl;
 
@@ -34,7 +34,7 @@ torch::Tensor pattern(at::IntArrayRef shape) {
 }
 
 // Gradients of sum(logits * pattern) for a batch of four patterned 28x28 images.
-std::vector<torch::Tensor> gradients(models::NetworkImpl& net, torch::Dtype dtype, const train::Precision& precision) {
+std::vector<torch::Tensor> gradients(models::NetworkImpl& net, torch::Dtype dtype, const deepl::Precision& precision) {
   net.zero_grad();
   const torch::Tensor images = precision.prepare(pattern({4, 1, 28, 28}).to(dtype));
   const torch::Tensor logits = net.forward(images);
@@ -57,10 +57,10 @@ class OneDnnCheck : public ::testing::Test {
 TEST_F(OneDnnCheck, AfterItFloat32GradientsAgreeWithFloat64InBothLayouts) {
   for (const bool channels_last : {false, true}) {
     at::globalContext().setUserEnabledMkldnn(true);
-    train::Precision precision;
+    deepl::Precision precision;
     precision.channels_last = channels_last;
     auto net = small_resnet();
-    if (channels_last) train::to_channels_last(*net);
+    if (channels_last) deepl::to_channels_last(*net);
     const train::GradientCheck check = train::check_gradients(*net, channels_last, 1, {{28, 28}, {14, 14}});
     const std::string wrong = check.describe();
     EXPECT_TRUE(net->named_parameters().contains(check.parameter)) << wrong;
@@ -72,7 +72,7 @@ TEST_F(OneDnnCheck, AfterItFloat32GradientsAgreeWithFloat64InBothLayouts) {
     auto reference = small_resnet();
     reference->to(torch::kFloat64);
     const auto got = gradients(*net, torch::kFloat32, precision);
-    const auto want = gradients(*reference, torch::kFloat64, train::Precision{});
+    const auto want = gradients(*reference, torch::kFloat64, deepl::Precision{});
     ASSERT_EQ(got.size(), want.size());
     for (size_t i = 0; i < got.size(); ++i) {
       const double scale = want[i].abs().max().item<double>() + 1e-12;
@@ -87,9 +87,9 @@ TEST_F(OneDnnCheck, AfterItFloat32GradientsAgreeWithFloat64InBothLayouts) {
 TEST_F(OneDnnCheck, LeavesTheModelAndTheRandomGeneratorAlone) {
   for (const bool channels_last : {false, true}) {
     auto net = small_resnet();
-    train::Precision precision;
+    deepl::Precision precision;
     precision.channels_last = channels_last;
-    if (channels_last) train::to_channels_last(*net);
+    if (channels_last) deepl::to_channels_last(*net);
     const auto before = gradients(*net, torch::kFloat32, precision);
     std::vector<torch::Tensor> weights, buffers;
     for (const auto& p : net->parameters()) weights.push_back(p.detach().clone());

@@ -7,7 +7,7 @@
 #include <sstream>
 
 #include "deepl/core/cpu.h"
-#include "deepl/train/precision.h"
+#include "deepl/core/precision.h"
 
 using namespace deepl;
 using nlohmann::json;
@@ -43,7 +43,7 @@ std::set<std::string> kernel_cpu_flags() {
 }  // namespace
 
 TEST(Precision, AutoIsFp32WithoutNativeBf16) {
-  const train::Precision p = train::resolve_precision("auto", "auto", avx2_cpu());
+  const deepl::Precision p = deepl::resolve_precision("auto", std::nullopt, avx2_cpu());
   EXPECT_FALSE(p.bf16);
   EXPECT_FALSE(p.channels_last);
   EXPECT_FALSE(p.slow_on_this_cpu);
@@ -51,31 +51,31 @@ TEST(Precision, AutoIsFp32WithoutNativeBf16) {
 }
 
 TEST(Precision, AutoIsBf16ChannelsLastWithNativeBf16) {
-  const train::Precision p = train::resolve_precision("auto", "auto", amx_cpu());
+  const deepl::Precision p = deepl::resolve_precision("auto", std::nullopt, amx_cpu());
   EXPECT_TRUE(p.bf16);
   EXPECT_TRUE(p.channels_last);
   EXPECT_EQ(p.explain(), "bf16 autocast (auto: CPU has native bf16 (avx512_core_amx)), channels-last (auto: with bf16)");
 }
 
 TEST(Precision, ExplicitBf16RunsButIsFlaggedSlowWithoutNativeBf16) {
-  const train::Precision slow = train::resolve_precision("bf16", true, avx2_cpu());
+  const deepl::Precision slow = deepl::resolve_precision("bf16", true, avx2_cpu());
   EXPECT_TRUE(slow.bf16);
   EXPECT_TRUE(slow.channels_last);
   EXPECT_TRUE(slow.slow_on_this_cpu);
   EXPECT_NE(slow.explain().find("much slower"), std::string::npos) << slow.explain();
-  const train::Precision fine = train::resolve_precision("bf16", "auto", amx_cpu());
+  const deepl::Precision fine = deepl::resolve_precision("bf16", std::nullopt, amx_cpu());
   EXPECT_FALSE(fine.slow_on_this_cpu);
   EXPECT_EQ(fine.explain(), "bf16 autocast, channels-last (auto: with bf16)");
 }
 
 TEST(Precision, ExplicitChoicesWinOverAuto) {
-  EXPECT_FALSE(train::resolve_precision("fp32", "auto", amx_cpu()).bf16);
-  EXPECT_FALSE(train::resolve_precision("fp32", "auto", amx_cpu()).channels_last);
-  EXPECT_TRUE(train::resolve_precision("fp32", true, avx2_cpu()).channels_last);
-  EXPECT_FALSE(train::resolve_precision("auto", false, amx_cpu()).channels_last);
-  EXPECT_EQ(train::resolve_precision("fp32", false, avx2_cpu()).explain(), "fp32");
+  EXPECT_FALSE(deepl::resolve_precision("fp32", std::nullopt, amx_cpu()).bf16);
+  EXPECT_FALSE(deepl::resolve_precision("fp32", std::nullopt, amx_cpu()).channels_last);
+  EXPECT_TRUE(deepl::resolve_precision("fp32", true, avx2_cpu()).channels_last);
+  EXPECT_FALSE(deepl::resolve_precision("auto", false, amx_cpu()).channels_last);
+  EXPECT_EQ(deepl::resolve_precision("fp32", false, avx2_cpu()).explain(), "fp32");
   // The reason stays with the choice it explains: channels-last here was asked for, not automatic.
-  EXPECT_EQ(train::resolve_precision("auto", true, avx2_cpu()).explain(),
+  EXPECT_EQ(deepl::resolve_precision("auto", true, avx2_cpu()).explain(),
             "fp32 (auto: CPU has no native bf16), channels-last");
 }
 

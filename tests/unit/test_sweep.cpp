@@ -158,8 +158,8 @@ TEST_F(SweepSpec, ShippedSweepsLoadAndValidate) {
   EXPECT_GE(count, 3);
 }
 
-TEST(SweepDocs, ReadmeHasTheSweepReferenceTable) {
-  const std::string readme = read_file(fs::path(DEEPL_SOURCE_DIR) / "README.md");
-  EXPECT_NE(readme.find(run::sweep_reference_markdown()), std::string::npos)
-      << "README's sweep table is stale: regenerate it with `deepl config docs`";
+TEST(SweepDocs, DocsHaveTheSweepReferenceTable) {
+  const std::string docs = read_file(fs::path(DEEPL_SOURCE_DIR) / "docs" / "sweeps.md");
+  EXPECT_NE(docs.find(run::sweep_reference_markdown()), std::string::npos)
+      << "docs/sweeps.md's sweep table is stale: regenerate it with `deepl config docs`";
 }

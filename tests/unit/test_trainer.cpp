@@ -8,6 +8,7 @@
 #include "deepl/train/checkpoint.h"
 #include "deepl/train/fused_adam.h"
 #include "deepl/train/trainer.h"
+#include "../plan_util.h"
 
 using namespace deepl;
 using deepl::testing::TempDir;
@@ -38,8 +39,7 @@ Setup make_setup(int64_t epochs, double lr = 1e-2, const json& schedule = kStepS
   Setup s;
   s.model = std::make_shared<models::MlpImpl>(models::MlpOptions(784, 10).hidden({32}).dropout({0.2}));
   s.optimizer = std::make_shared<torch::optim::Adam>(s.model->parameters(), torch::optim::AdamOptions(lr));
-  const auto exp = config::resolve_experiment({{"name", "s"}, {"model", {{"type", "mlp"}}}, {"scheduler", schedule}});
-  s.scheduler = std::make_shared<train::LrScheduler>(exp.json["scheduler"], lr, epochs, steps_per_epoch);
+  s.scheduler = std::make_shared<train::LrScheduler>(deepl::testing::scheduler_options(schedule), lr, epochs, steps_per_epoch);
   train::TrainerOptions o;
   o.epochs = epochs;
   o.ema_decay = ema_decay;
@@ -79,7 +79,7 @@ void resume_into(Setup& s, const std::filesystem::path& path) {
   train::load_model_state(*s.model, ckpt.model, path.string());
   train::load_optimizer_state(*s.optimizer, ckpt.optimizer, path.string());
   s.trainer->load_state(ckpt.meta["trainer"]);
-  s.scheduler->load_state(ckpt.meta["scheduler"]);
+  s.scheduler->load_state(train::scheduler_state_from_json(ckpt.meta["scheduler"], s.scheduler->steps_per_epoch()));
   if (auto* average = s.trainer->weight_average()) {
     average->load(ckpt.ema, ckpt.meta["trainer"]["ema_updates"], path.string());
   }
@@ -223,9 +223,10 @@ TEST(Trainer, PerStepScheduleChangesTheLearningRateEveryBatch) {
 TEST(Trainer, ScheduleResumesFromOlderCheckpointsState) {
   // A scheduler state written before per-step schedules has no steps_done / plateau_lr.
   auto s = make_setup(4, 1e-2, {{"type", "plateau"}, {"patience", 0}, {"factor", 0.5}});
-  s.scheduler->load_state({{"epochs_done", 2}, {"lr", 0.0025}, {"best", 0.9}, {"has_best", true}, {"bad_epochs", 0}});
+  s.scheduler->load_state(train::scheduler_state_from_json(
+      {{"epochs_done", 2}, {"lr", 0.0025}, {"best", 0.9}, {"has_best", true}, {"bad_epochs", 0}}, 8));
   EXPECT_DOUBLE_EQ(s.scheduler->step({{"val_loss", 0.1}}), 0.00125) << "decays from the saved lr";
-  EXPECT_EQ(s.scheduler->state()["steps_done"], 16) << "2 whole epochs of 8 steps";
+  EXPECT_EQ(s.scheduler->state().steps_done, 16) << "2 whole epochs of 8 steps";
 }
 
 TEST(Trainer, EarlyStoppingStopsAfterPatience) {
@@ -282,7 +283,7 @@ TEST(Optim, BackboneGetsItsOwnLearningRateThroughTheSchedule) {
   EXPECT_EQ(groups[0].parameters.size(), 2u);  // classifier.weight, classifier.bias
   EXPECT_TRUE(groups[0].parameters[0].is_same(net.named_parameters()["classifier.weight"]));
   EXPECT_TRUE(groups[1].parameters[0].is_same(net.named_parameters()["features.weight"]));
-  auto opt = train::make_optimizer(section, groups);
+  auto opt = train::make_optimizer(deepl::testing::optimizer_options(section), groups);
   EXPECT_DOUBLE_EQ(opt->param_groups()[0].options().get_lr(), 0.01);
   EXPECT_DOUBLE_EQ(opt->param_groups()[1].options().get_lr(), 0.001);
   train::set_learning_rate(*opt, 0.005, {groups[0].lr_scale, groups[1].lr_scale});
@@ -363,7 +364,7 @@ TEST(Optim, ShippedAdamConfigsGetTheFusedOptimizer) {
   torch::nn::Linear net(3, 2);
   const json section = {{"type", "adam"}, {"lr", 0.01},  {"weight_decay", 0.0}, {"momentum", 0.9},
                         {"nesterov", false}, {"betas", {0.9, 0.999}}, {"eps", 1e-8}};
-  EXPECT_NE(dynamic_cast<train::FusedAdam*>(train::make_optimizer(section, train::parameter_groups(*net, 1.0)).get()),
+  EXPECT_NE(dynamic_cast<train::FusedAdam*>(train::make_optimizer(deepl::testing::optimizer_options(section), train::parameter_groups(*net, 1.0)).get()),
             nullptr);
 }
 
@@ -374,7 +375,7 @@ TEST(Optim, SetMomentumSetsSgdsMomentumAndAdamsFirstBetaInEveryGroup) {
   for (const std::string type : {"sgd", "adam", "adamw"}) {
     const json section = {{"type", type}, {"lr", 0.01},  {"weight_decay", 0.0}, {"momentum", 0.9},
                           {"nesterov", true}, {"betas", {0.9, 0.999}}, {"eps", 1e-8}};
-    auto opt = train::make_optimizer(section, groups);
+    auto opt = train::make_optimizer(deepl::testing::optimizer_options(section), groups);
     train::set_momentum(*opt, 0.87);
     for (auto& group : opt->param_groups()) {
       auto& options = group.options();
@@ -458,7 +459,7 @@ TEST(Optim, NoDecayBiasBnLeavesBiasesAndBatchNormUndecayed) {
                           {"nesterov", false}, {"betas", {0.9, 0.999}}, {"eps", 1e-8}};
     std::map<std::string, torch::Tensor> before;
     for (const auto& p : net->named_parameters()) before[p.key()] = p.value().detach().clone();
-    train::make_optimizer(section, groups)->step();
+    train::make_optimizer(deepl::testing::optimizer_options(section), groups)->step();
     for (const auto& p : net->named_parameters()) {
       const bool decayed = p.value().dim() >= 2;
       // sgd: p -= lr * wd * p; adamw: p *= 1 - lr * wd (a zero gradient adds nothing to either).

@@ -9,7 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "deepl/config/schema.h"
+#include "deepl/core/schema.h"
 
 namespace deepl::config {
 
@@ -23,7 +23,7 @@ struct Experiment {
 /// The metrics a run records per epoch, which checkpointing, early stopping and sweeps can watch.
 const std::vector<std::string>& monitor_names();
 /// The schema of an experiment (model options are per model type, in the model registry).
-const std::vector<Field>& experiment_fields();
+const std::vector<schema::Field>& experiment_fields();
 /// Reads, overrides, validates and resolves an experiment file.
 Experiment load_experiment(const std::filesystem::path& path, const std::vector<std::string>& overrides = {});
 /// Validates and resolves an already parsed config; `origin` prefixes error messages.
@@ -31,7 +31,7 @@ Experiment resolve_experiment(nlohmann::json raw, const std::vector<std::string>
                               const std::string& origin = "");
 /// Applies "a.b.c=value" to raw JSON; value is parsed as JSON when it parses, else kept as a string.
 void apply_override(nlohmann::json& raw, const std::string& assignment);
-/// Markdown reference table of every key, generated from the schema (the README embeds it).
+/// Markdown reference table of every key, generated from the schema (docs/config.md embeds it).
 std::string reference_markdown();
 
 }  // namespace deepl::config

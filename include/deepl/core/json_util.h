@@ -2,6 +2,7 @@
 // Small helpers around nlohmann::json shared by the config, checkpoint and report code.
 #include <filesystem>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -16,5 +17,10 @@ void write_json_file(const std::filesystem::path& path, const nlohmann::json& va
 std::string closest_match(const std::string& word, const std::vector<std::string>& candidates);
 /// Levenshtein edit distance.
 size_t edit_distance(const std::string& a, const std::string& b);
+/// The leaves of a JSON object under dotted keys ("optimizer.lr"); arrays are leaves.
+std::vector<std::pair<std::string, nlohmann::json>> flatten_json(const nlohmann::json& value);
+
+/// The leaves that differ between two objects, sorted: "optimizer.lr: 0.001 -> 0.01" (null: absent).
+std::vector<std::string> json_differences(const nlohmann::json& before, const nlohmann::json& now);
 
 }  // namespace deepl

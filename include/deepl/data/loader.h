@@ -53,6 +53,16 @@ Transform horizontal_flip(double p = 0.5);
 Transform random_erasing(double p, std::pair<double, double> scale = {0.02, 0.33},
                          std::pair<double, double> ratio = {0.3, 3.3});
 
+/// The training augmentations a config asks for (each off by default).
+struct AugmentationOptions {
+  int64_t random_crop = 0;      // pad by N pixels and crop randomly
+  bool hflip = false;           // random left-right flips
+  double random_erasing = 0.0;  // probability of erasing a rectangle
+  std::pair<double, double> erasing_scale{0.02, 0.33}, erasing_ratio{0.3, 3.3};
+};
+/// The transforms `options` ask for, in the order crop, flip, erase.
+std::vector<Transform> make_transforms(const AugmentationOptions& options);
+
 /// The batch `x` [B, C, H, W] (float) at height x width: area averaging when shrinking (no
 /// aliasing), bilinear when growing.
 torch::Tensor resize_images(const torch::Tensor& x, int64_t height, int64_t width);

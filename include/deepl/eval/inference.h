@@ -15,7 +15,7 @@
 
 #include "deepl/eval/tta.h"
 #include "deepl/models/network.h"
-#include "deepl/train/precision.h"
+#include "deepl/core/precision.h"
 
 namespace deepl::eval {
 
@@ -24,7 +24,7 @@ class InferencePlan {
   /// Prepares `model` (put it in eval mode first); bf16 runs the plan in bfloat16 like autocast.
   /// With test-time augmentation `tta`, outputs are the mean of those for each of its views of the
   /// images (see TestTimeAugmentation).
-  InferencePlan(models::NetworkImpl& model, const train::Precision& precision, TestTimeAugmentation tta = {});
+  InferencePlan(models::NetworkImpl& model, const deepl::Precision& precision, TestTimeAugmentation tta = {});
 
   /// Float32 outputs for a batch of inputs (call under InferenceMode or NoGradGuard).
   torch::Tensor forward(const torch::Tensor& inputs) const;
@@ -45,7 +45,7 @@ class InferencePlan {
 
   models::NetworkImpl* model_;
   std::vector<Step> steps_;
-  train::Precision precision_;
+  deepl::Precision precision_;
   int onednn_layers_ = 0;
   TestTimeAugmentation tta_;
   mutable bool fallback_ = false;

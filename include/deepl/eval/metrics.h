@@ -5,13 +5,11 @@
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "deepl/data/loader.h"
 #include "deepl/eval/tta.h"
 #include "deepl/models/network.h"
 #include "deepl/models/registry.h"
-#include "deepl/train/precision.h"
+#include "deepl/core/precision.h"
 
 namespace deepl::eval {
 
@@ -34,8 +32,6 @@ struct Metrics {
 Metrics metrics_from_confusion(const torch::Tensor& confusion, double loss_sum);
 /// Adds the (target, prediction) pairs to a [K, K] confusion matrix in one bincount.
 void accumulate_confusion(torch::Tensor& confusion, const torch::Tensor& targets, const torch::Tensor& predictions);
-/// Metrics as JSON (class names label the per-class entries and the matrix rows).
-nlohmann::json metrics_to_json(const Metrics& m, const std::vector<std::string>& class_names);
 /// The confusion matrix as CSV with a header row and a "true\\predicted" corner.
 std::string confusion_to_csv(const torch::Tensor& confusion, const std::vector<std::string>& class_names);
 
@@ -56,6 +52,6 @@ struct Evaluation {
 /// Runs the model over every batch in inference mode and collects metrics and predictions;
 /// `tta`: with test-time augmentation (see InferencePlan).
 Evaluation evaluate(models::NetworkImpl& model, models::Task task, const data::BatchLoader& loader,
-                    int64_t num_classes, const train::Precision& precision = {}, TestTimeAugmentation tta = {});
+                    int64_t num_classes, const deepl::Precision& precision = {}, TestTimeAugmentation tta = {});
 
 }  // namespace deepl::eval

@@ -8,7 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "deepl/config/schema.h"
+#include "deepl/core/schema.h"
 
 namespace deepl::models {
 
@@ -32,7 +32,7 @@ struct ModelEntry {
   std::string type;
   std::string doc;
   Task task = Task::kClassification;
-  std::vector<config::Field> fields;  // options besides "type"
+  std::vector<schema::Field> fields;  // options besides "type"
   std::function<std::shared_ptr<NetworkImpl>(const nlohmann::json& options, const InputSpec& input)> build;
 };
 

@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "deepl/core/json_util.h"
 #include "deepl/report/plot.h"
 
 namespace deepl::run {
@@ -80,11 +81,5 @@ std::string column_text(const std::string& column, const nlohmann::json& value);
 
 /// A value as a table cell: "-" for null, numbers compactly, strings as they are.
 std::string cell_text(const nlohmann::json& value);
-
-/// The leaves of a JSON object under dotted keys ("optimizer.lr"); arrays are leaves.
-std::vector<std::pair<std::string, nlohmann::json>> flatten_json(const nlohmann::json& value);
-
-/// The leaves that differ between two objects, sorted: "optimizer.lr: 0.001 -> 0.01" (null: absent).
-std::vector<std::string> json_differences(const nlohmann::json& before, const nlohmann::json& now);
 
 }  // namespace deepl::run

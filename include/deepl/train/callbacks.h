@@ -109,16 +109,4 @@ class EarlyStopping : public Callback {
   int64_t bad_epochs_ = 0;
 };
 
-/// Fault injection, for testing recovery: SIGKILLs this process (no cleanup, as the OOM killer or a
-/// lost machine would) once it has taken `steps` optimizer steps since it started. Counting from the
-/// process's start, not from the start of training, lets a resumed run get further each time.
-class KillAfterSteps : public Callback {
- public:
-  explicit KillAfterSteps(int64_t steps) : steps_(steps) {}
-  void on_step_end(Trainer& trainer, int64_t step) override;
-
- private:
-  int64_t steps_, taken_ = 0;
-};
-
 }  // namespace deepl::train

@@ -20,6 +20,7 @@
 #include <nlohmann/json.hpp>
 
 #include "deepl/models/network.h"
+#include "deepl/train/optim.h"
 
 namespace deepl::train {
 
@@ -46,8 +47,16 @@ Checkpoint read_checkpoint(const std::filesystem::path& path);
 /// With `prefix`, only names starting with it count on both sides (e.g. "features." for a backbone).
 void load_model_state(models::NetworkImpl& model, const std::map<std::string, torch::Tensor>& state,
                       const std::string& origin, const std::string& prefix = "");
+/// Loads the backbone of `model` (the names under `prefix`, strictly) from a torchvision .pth state
+/// dict, e.g. ImageNet VGG weights under a new head; a missing file is a data error saying `if_missing`.
+void load_pretrained(models::NetworkImpl& model, const std::filesystem::path& weights, const std::string& prefix,
+                     const std::string& if_missing);
 /// Restores optimizer state (moments, steps) and each group's learning rate.
 void load_optimizer_state(torch::optim::Optimizer& optimizer, const c10::IValue& state, const std::string& origin);
+/// A schedule's state as checkpoints store it, and back; checkpoints from before per-step schedules
+/// count whole epochs of `steps_per_epoch` steps, and plateau's lr was the lr.
+nlohmann::json scheduler_state_to_json(const SchedulerState& state);
+SchedulerState scheduler_state_from_json(const nlohmann::json& j, int64_t steps_per_epoch);
 /// Restores the global CPU generator (dropout) from a saved state.
 void restore_rng(const torch::Tensor& state);
 

@@ -1,7 +1,8 @@
 #pragma once
-// Optimizer and learning-rate schedule factories from the validated config sections.
-// The schedules are deepl's own (LibTorch 1.13's have no state save/load): their state is JSON,
-// stored in checkpoints, so a resumed run follows the same schedule.
+// Optimizer and learning-rate schedule factories from typed options (config::ExperimentPlan fills
+// them from the `optimizer` and `scheduler` sections). The schedules are deepl's own (LibTorch
+// 1.13's have no state save/load): their state is stored in checkpoints, so a resumed run follows
+// the same schedule.
 #include <torch/nn/module.h>
 #include <torch/optim/optimizer.h>
 
@@ -11,9 +12,51 @@
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 namespace deepl::train {
+
+enum class OptimizerType { kSgd, kAdam, kAdamW };
+
+/// An `optimizer` config section, typed.
+struct OptimizerOptions {
+  OptimizerType type = OptimizerType::kAdam;
+  double lr = 1e-3;
+  double weight_decay = 0.0;  // L2 penalty; decoupled for AdamW
+  double momentum = 0.0;      // SGD
+  bool nesterov = false;      // SGD
+  double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;  // Adam, AdamW
+  double backbone_lr_scale = 1.0;  // lr multiplier of a pretrained backbone's parameters
+  bool no_decay_bias_bn = false;   // no weight decay on parameters of fewer than 2 dimensions
+};
+
+enum class ScheduleType { kNone, kStep, kCosine, kPlateau, kOneCycle };
+
+/// A `scheduler` config section, typed (see the config reference for each field's meaning).
+struct SchedulerOptions {
+  ScheduleType type = ScheduleType::kNone;
+  bool per_batch = false;  // interval "step": step and cosine change the lr after every batch
+  double warmup_epochs = 0.0, warmup_start_factor = 0.1;
+  double pct_start = 0.3, div_factor = 25.0, final_div_factor = 1e4;  // onecycle
+  bool cycle_momentum = true;
+  double base_momentum = 0.85, max_momentum = 0.95;
+  int64_t step_size = 10;  // step
+  double gamma = 0.1;      // step
+  double min_lr = 0.0;     // cosine, plateau
+  double factor = 0.1;     // plateau
+  int64_t patience = 2;    // plateau
+  std::string monitor = "val_loss";  // plateau
+
+  /// Whether any schedule is asked for (a warm-up alone counts).
+  bool enabled() const { return type != ScheduleType::kNone || warmup_epochs > 0; }
+};
+
+/// Where a schedule stands: what checkpoints store so a resume continues it.
+struct SchedulerState {
+  int64_t epochs_done = 0, steps_done = 0;
+  double lr = 0, plateau_lr = 0;
+  double best = 0;
+  bool has_best = false;
+  int64_t bad_epochs = 0;
+};
 
 /// Parameters that share a learning-rate multiplier.
 struct ParamGroup {
@@ -31,12 +74,11 @@ struct ParamGroup {
 std::vector<ParamGroup> parameter_groups(const torch::nn::Module& model, double backbone_lr_scale,
                                          const std::string& backbone_prefix = "features.",
                                          bool no_decay_bias_bn = false);
-/// Builds the optimizer an `optimizer` config section describes; group g's learning rate is
-/// section.lr x groups[g].lr_scale.
-std::shared_ptr<torch::optim::Optimizer> make_optimizer(const nlohmann::json& section,
+/// Builds the optimizer `options` describe; group g's learning rate is options.lr x groups[g].lr_scale.
+std::shared_ptr<torch::optim::Optimizer> make_optimizer(const OptimizerOptions& options,
                                                         const std::vector<ParamGroup>& groups);
 /// The same over one group of parameters.
-std::shared_ptr<torch::optim::Optimizer> make_optimizer(const nlohmann::json& section,
+std::shared_ptr<torch::optim::Optimizer> make_optimizer(const OptimizerOptions& options,
                                                         std::vector<torch::Tensor> parameters);
 /// Sets group g's learning rate to lr x scales[g] (every scale 1 when `scales` is empty).
 void set_learning_rate(torch::optim::Optimizer& optimizer, double lr, const std::vector<double>& scales = {});
@@ -48,43 +90,37 @@ void set_momentum(torch::optim::Optimizer& optimizer, double momentum);
 /// The momentum (or first beta) of the first parameter group.
 double momentum(torch::optim::Optimizer& optimizer);
 
-/// Learning-rate schedule of a `scheduler` config section: none, step, cosine (to min_lr over the
+/// Learning-rate schedule: none, step, cosine (to min_lr over the
 /// run), plateau, each per epoch or (interval "step") per batch, after an optional linear warm-up;
 /// or onecycle, always per batch. The shapes are PyTorch's: LinearLR for the warm-up, then
 /// CosineAnnealingLR over the remaining steps (as SequentialLR chains them); OneCycleLR with
 /// cosine annealing, including its inverse cycle of the momentum (`cycle_momentum`).
 class LrScheduler {
  public:
-  LrScheduler(const nlohmann::json& section, double base_lr, int64_t total_epochs, int64_t steps_per_epoch = 1);
+  LrScheduler(SchedulerOptions options, double base_lr, int64_t total_epochs, int64_t steps_per_epoch = 1);
   /// The lr for the next epoch, given the metrics of the epoch that just ended.
   double step(const std::map<std::string, double>& metrics);
   /// Counts one optimizer step; returns the lr for the next one.
   double step_batch();
   /// Whether the lr changes between batches (step_batch's value must then be applied).
   bool per_step() const;
-  double lr() const { return lr_; }
+  double lr() const { return state_.lr; }
+  int64_t steps_per_epoch() const { return steps_per_epoch_; }
   /// The momentum (Adam: first beta) for the next step while onecycle cycles it; empty otherwise.
   std::optional<double> momentum() const;
-  nlohmann::json state() const;
-  void load_state(const nlohmann::json& state);
+  SchedulerState state() const;
+  void load_state(const SchedulerState& state);
 
  private:
   double scheduled_lr() const;
   double one_cycle(double start, double peak, double end) const;
 
-  nlohmann::json section_;
-  std::string type_;
+  SchedulerOptions options_;
   double base_lr_;
   int64_t total_epochs_;
   int64_t steps_per_epoch_;
   int64_t warmup_steps_;
-  int64_t epochs_done_ = 0;
-  int64_t steps_done_ = 0;
-  double lr_;
-  double plateau_lr_;  // plateau: the lr after its decays so far
-  double best_ = 0;
-  bool has_best_ = false;
-  int64_t bad_epochs_ = 0;
+  SchedulerState state_;  // state_.plateau_lr: plateau's lr after its decays so far
 };
 
 }  // namespace deepl::train

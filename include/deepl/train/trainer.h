@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
+#include <nlohmann/json_fwd.hpp>  // checkpoint state only: what checkpoints store
 
 #include "deepl/data/loader.h"
 #include "deepl/eval/metrics.h"
@@ -19,7 +19,7 @@
 #include "deepl/models/registry.h"
 #include "deepl/train/ema.h"
 #include "deepl/train/optim.h"
-#include "deepl/train/precision.h"
+#include "deepl/core/precision.h"
 
 namespace deepl::train {
 
@@ -67,8 +67,9 @@ class Callback {
   /// The loop is paused after a step with Trainer::state() holding the exact position in the epoch
   /// (summed over ranks); the callback may save it. Training then goes on.
   virtual void on_snapshot(Trainer&) {}
-  virtual nlohmann::json state() const { return nullptr; }
-  virtual void load_state(const nlohmann::json&) {}
+  /// The callback's state as checkpoints store it (null: none).
+  virtual nlohmann::json state() const;
+  virtual void load_state(const nlohmann::json& state);
 };
 
 /// What each rank says after a step; the group acts on the logical OR of every rank's votes.
@@ -107,7 +108,7 @@ struct TrainerOptions {
   models::Task task = models::Task::kClassification;
   int64_t num_classes = 10;
   int64_t refresh_every = 10;  // batches between reads of the running loss (a sync point)
-  Precision precision;
+  deepl::Precision precision;
   /// Polled after every step: a non-zero signal number stops the loop there; the state then
   /// records the position in the epoch, so a checkpoint of it resumes exactly (see signals.h).
   std::function<int()> stop_signal;
@@ -163,6 +164,13 @@ class Trainer {
   };
 
   EpochMetrics train_epoch(data::BatchLoader& train, int64_t epoch);
+  // One batch's forward and backward pass; adds its summed loss and correct predictions.
+  void forward_backward(const data::Batch& batch, torch::Tensor& loss_total, torch::Tensor& correct);
+  // Clips, steps the optimizer, updates the weight average and the per-step schedule.
+  void step_optimizer();
+  // The epoch's metrics from this rank's totals, summed over ranks.
+  EpochMetrics epoch_metrics(int64_t epoch, const torch::Tensor& loss_total, const torch::Tensor& correct, int64_t seen,
+                             double seconds);
   bool stop_requested_by_signal();
   bool snapshot_due(int64_t step);
   void take_snapshot(const EpochPosition& position);

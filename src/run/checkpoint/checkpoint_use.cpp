@@ -1,0 +1,97 @@
+// Using a run's checkpoint after training: evaluate, export; and the model summary (predict.cpp predicts).
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <torch/torch.h>
+
+#include "deepl/core/device.h"
+#include "deepl/core/error.h"
+#include "deepl/core/runtime.h"
+#include "deepl/eval/inference.h"
+#include "deepl/io/pytorch_file.h"
+#include "deepl/models/summary.h"
+#include "deepl/run/checkpoint_use.h"
+#include "deepl/run/reports.h"
+#include "deepl/run/run_report.h"
+#include "deepl/train/checkpoint.h"
+#include "common/assembly.h"
+#include "deepl/config/plan.h"
+
+namespace deepl::run {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+eval::TestTimeAugmentation checked_tta(const std::vector<std::string>& views) {
+  eval::TestTimeAugmentation tta;
+  for (const auto& v : views) {
+    if (v == "hflip") tta.hflip = true;
+    else if (v == "shift") tta.shift = true;
+    else throw_usage(fmt::format("--tta: unknown augmentation \"{}\" (known: hflip, shift; or none alone)", v));
+  }
+  return tta;
+}
+
+json tta_names(const eval::TestTimeAugmentation& tta) {
+  json names = json::array();
+  if (tta.hflip) names.push_back("hflip");
+  if (tta.shift) names.push_back("shift");
+  return names;
+}
+
+struct EvaluationData {
+  data::Dataset dataset;
+  torch::Tensor indices;  // undefined: all of it
+};
+
+EvaluationData evaluation_data(const config::ExperimentPlan& plan, const std::string& split) {
+  const config::DataPlan& d = plan.data;
+  if (split == "test") return {data::load_dataset(d.dataset, data::Split::kTest, d.root), {}};
+  if (split != "val") throw_usage("--split: expected test or val, got \"" + split + "\"");
+  EvaluationData e{data::load_dataset(d.dataset, data::Split::kTrain, d.root), {}};
+  e.indices = data::split_train_val(e.dataset.labels, d.val_fraction, plan.seed(), d.stratified).val;
+  if (e.indices.numel() == 0) throw_usage("--split val: the run had no validation split (data.val_fraction = 0)");
+  return e;
+}
+
+}  // namespace
+
+eval::Metrics evaluate_checkpoint(const fs::path& checkpoint, const EvalOptions& options) {
+  const int threads = configure_threads(options.threads);
+  LoadedModel m = load_model_from_checkpoint(checkpoint);
+  if (options.tta) m.plan.tta = checked_tta(*options.tta);
+  const EvaluationData data = evaluation_data(m.plan, options.split);
+  const data::BatchLoader loader = make_loader(data.dataset, data.indices, LoaderUse::kEvaluation, m.plan, m.stats);
+  const auto start = std::chrono::steady_clock::now();
+  const auto classes = static_cast<int64_t>(m.stats.class_names.size());
+  const eval::Evaluation e = eval::evaluate(*m.model, m.plan.model.task, loader, classes, m.plan.precision, m.plan.tta);
+  const double seconds = seconds_since(start);
+  const fs::path out = options.out_dir ? *options.out_dir : checkpoint.parent_path().parent_path() / ("eval-" + options.split);
+  write_evaluation_reports(out, e, data.dataset, fmt::format("{} {}", m.plan.name(), options.split),
+                           {{"split", options.split}, {"checkpoint", fs::absolute(checkpoint).string()},
+                            {"tta", tta_names(m.plan.tta)}, {"threads", threads}, {"seconds", seconds}});
+  write_run_report(out);
+  if (!options.quiet) {
+    spdlog::info("{} on {} ({} examples, {:.2f}s, {} threads): loss {:.4f} accuracy {:.4f} macro-F1 {:.4f}; wrote {}",
+                 checkpoint.string(), options.split, e.metrics.examples, seconds, threads, e.metrics.loss,
+                 e.metrics.accuracy, e.metrics.macro_f1, out.string());
+  }
+  return e.metrics;
+}
+
+void export_weights(const fs::path& checkpoint, const fs::path& out) {
+  const LoadedModel m = load_model_from_checkpoint(checkpoint);  // checks the weights fit the model
+  io::write_state_dict(out, train::model_state_dict(*m.model));
+}
+
+std::string model_summary(const config::Experiment& exp) {
+  const config::ExperimentPlan plan = config::plan_experiment(exp);
+  const auto& info = data::dataset_info(plan.data.dataset);
+  const auto& s = info.image_shape;
+  const models::InputSpec spec{s.at(0), s.at(1), s.at(2), static_cast<int64_t>(info.class_names.size())};
+  auto model = models::build_model(plan.model.options, spec);
+  return models::format_summary(models::summarize(*model, info.image_shape));
+}
+
+}  // namespace deepl::run

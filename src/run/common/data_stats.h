@@ -1,0 +1,45 @@
+#pragma once
+// What a run knows about its data besides the pixels. Internal to the library.
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "deepl/core/error.h"
+#include "deepl/data/loader.h"
+#include "deepl/models/registry.h"
+
+namespace deepl::run {
+
+// What a run knows about its data besides the pixels; stored in every checkpoint so evaluation
+// and prediction rebuild the same inputs without the training set.
+struct DataStats {
+  std::string dataset;
+  data::Normalization normalization;
+  std::vector<int64_t> input_shape;  // [C, H, W]
+  std::vector<std::string> class_names;
+
+  nlohmann::json to_json() const {
+    return {{"dataset", dataset},        {"mean", normalization.mean}, {"std", normalization.std},
+            {"input_shape", input_shape}, {"class_names", class_names}};
+  }
+  static DataStats from_json(const nlohmann::json& j, const std::string& origin) {
+    try {
+      DataStats s;
+      s.dataset = j.at("dataset");
+      s.normalization.mean = j.at("mean").get<std::vector<double>>();
+      s.normalization.std = j.at("std").get<std::vector<double>>();
+      s.input_shape = j.at("input_shape").get<std::vector<int64_t>>();
+      s.class_names = j.at("class_names").get<std::vector<std::string>>();
+      return s;
+    } catch (const nlohmann::json::exception& e) {
+      throw_data(origin + ": checkpoint metadata lacks the data statistics (" + e.what() + ")");
+    }
+  }
+  models::InputSpec spec() const {
+    return {input_shape.at(0), input_shape.at(1), input_shape.at(2), static_cast<int64_t>(class_names.size())};
+  }
+};
+
+}  // namespace deepl::run
