@@ -122,5 +122,6 @@ TEST(Compat, ARunFromBeforeTheTypedPlanResumesFromItsLastCheckpoint) {
   const auto old_history = read_file(run_dir / "metrics.jsonl");
   EXPECT_NE(old_history.find(result.history[1].to_json().dump()), std::string::npos)
       << "the old run's epoch 2, as the old deepl wrote it";
-  EXPECT_GT(result.test.accuracy, 0.8);
+  const double before = read_json_file(run_dir / "metrics.json").at("accuracy").get<double>();
+  EXPECT_GT(result.test.accuracy, before - 0.02) << "a third epoch keeps what two reached";
 }
