@@ -6,6 +6,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "deepl/config/config.h"
@@ -48,6 +49,9 @@ Subcommand config_command();
 Subcommand model_command();
 Subcommand data_command();
 Subcommand info_command();
+
+/// The runner of whichever of `subcommands` the command line chose (0 when none was).
+Runner dispatch(std::vector<std::pair<CLI::App*, Runner>> subcommands);
 
 /// Every subcommand, in the order `deepl --help` lists them.
 std::vector<Subcommand> subcommands();

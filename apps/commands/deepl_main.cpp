@@ -12,6 +12,15 @@ std::vector<Subcommand> subcommands() {
           model_command(), data_command(),      info_command()};
 }
 
+Runner dispatch(std::vector<std::pair<CLI::App*, Runner>> subcommands) {
+  return [subcommands] {
+    for (const auto& [sub, runner] : subcommands) {
+      if (*sub) return runner();
+    }
+    return 0;
+  };
+}
+
 config::Experiment load_named_experiment(const std::string& config, const std::vector<std::string>& overrides) {
   return config::load_experiment(find_experiment(config, locations()), overrides);
 }
@@ -28,12 +37,7 @@ int deepl_main(int argc, char** argv, const ProgramHooks& hooks) {
     sub->footer(kExitCodes);
     runners.emplace_back(sub, command.add(*sub, invocation));
   }
-  return run_status(app, argc, argv, [&] {
-    for (const auto& [sub, runner] : runners) {
-      if (*sub) return runner();
-    }
-    return 0;
-  });
+  return run_status(app, argc, argv, dispatch(std::move(runners)));
 }
 
 }  // namespace deepl::cli

@@ -32,16 +32,6 @@ void add_config_options(CLI::App& app, ConfigArgs& a) {
   app.add_option("--set", a.overrides, "override a config key (repeatable)");
 }
 
-// Runs whichever of `subs` was chosen.
-Runner dispatch(std::vector<std::pair<CLI::App*, Runner>> subs) {
-  return [subs] {
-    for (const auto& [sub, runner] : subs) {
-      if (*sub) return runner();
-    }
-    return 0;
-  };
-}
-
 int show_data(const DataArgs& a) {
   const std::string out = a.out.empty() ? fmt::format("{}_{}_grid.png", a.dataset, a.split) : a.out;
   run::write_data_grid(a.dataset, a.split, a.count, a.seed, out, a.root);

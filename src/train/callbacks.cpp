@@ -5,8 +5,6 @@
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
-#include <csignal>
-
 #include "deepl/core/error.h"
 #include "deepl/core/files.h"
 #include "deepl/train/checkpoint.h"
