@@ -19,6 +19,7 @@
 #include "deepl/core/runtime.h"
 #include "deepl/data/dataset.h"
 #include "deepl/data/loader.h"
+#include "deepl/data/sources.h"
 #include "deepl/eval/inference.h"
 #include "deepl/eval/metrics.h"
 #include "deepl/models/registry.h"
@@ -201,7 +202,7 @@ int main(int argc, char** argv) {
   const json& d = exp.json["data"];
   if (batch <= 0) batch = d["batch_size"];
   seed_everything(0);
-  const data::Dataset dataset = data::load_dataset(d["dataset"], data::Split::kTrain, data::resolve_data_root(d["root"]));
+  const data::Dataset dataset = data::load_split(config::plan_experiment(exp).data.source, data::Split::kTrain);
   data::LoaderOptions lo;
   lo.batch_size = batch;
   lo.shuffle = true;

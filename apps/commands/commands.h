@@ -68,4 +68,14 @@ constexpr const char* kDataRootHelp =
 /// Loads an experiment named by --config (a path or a shipped experiment's name) with --set overrides.
 config::Experiment load_named_experiment(const std::string& config, const std::vector<std::string>& overrides);
 
+/// Where a command's experiment comes from: --config, or --data (with --model), and --set.
+struct ExperimentArgs {
+  std::string config, data, model = "auto";
+  std::vector<std::string> overrides;
+};
+/// Adds --config, --data, --model and --set; one of --config and --data is required.
+void add_experiment_options(CLI::App& app, ExperimentArgs& a);
+/// The experiment the options name, overrides applied and validated.
+config::Experiment load_experiment(const ExperimentArgs& a);
+
 }  // namespace deepl::cli

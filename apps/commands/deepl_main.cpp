@@ -1,6 +1,7 @@
 #include "commands.h"
 
 #include "../cli_common.h"
+#include "deepl/core/error.h"
 #include "deepl/core/paths.h"
 #include "deepl/core/runtime.h"
 
@@ -23,6 +24,23 @@ Runner dispatch(std::vector<std::pair<CLI::App*, Runner>> subcommands) {
 
 config::Experiment load_named_experiment(const std::string& config, const std::vector<std::string>& overrides) {
   return config::load_experiment(find_experiment(config, locations()), overrides);
+}
+
+void add_experiment_options(CLI::App& app, ExperimentArgs& a) {
+  auto* config = app.add_option("--config,-c", a.config, kConfigHelp);
+  auto* data = app.add_option("--data", a.data,
+                              "train on your own data without a config: a folder of pictures in class sub-folders "
+                              "(or with train/ and test/), or a folder of IDX files; `deepl config show --data PATH` "
+                              "prints the config it stands for");
+  config->excludes(data);
+  app.add_option("--model", a.model, "with --data: the model type (default auto: one chosen for the data)")->needs(data);
+  app.add_option("--set", a.overrides, "override a config key: --set optimizer.lr=0.01 (repeatable)");
+}
+
+config::Experiment load_experiment(const ExperimentArgs& a) {
+  if (a.config.empty() && a.data.empty()) throw_usage("--config or --data is required");
+  if (a.data.empty()) return load_named_experiment(a.config, a.overrides);
+  return config::resolve_experiment(config::config_for_data(a.data, a.model), a.overrides, "--data " + a.data);
 }
 
 int deepl_main(int argc, char** argv, const ProgramHooks& hooks) {

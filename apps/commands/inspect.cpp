@@ -15,22 +15,12 @@ namespace deepl::cli {
 
 namespace {
 
-struct ConfigArgs {
-  std::string config;
-  std::vector<std::string> overrides;
-};
-
 struct DataArgs {
   std::string dataset = "mnist", root, split = "test", out;
   std::vector<std::string> fetch;
   int count = 64;
   uint64_t seed = 0;
 };
-
-void add_config_options(CLI::App& app, ConfigArgs& a) {
-  app.add_option("--config,-c", a.config, kConfigHelp)->required();
-  app.add_option("--set", a.overrides, "override a config key (repeatable)");
-}
 
 int show_data(const DataArgs& a) {
   const std::string out = a.out.empty() ? fmt::format("{}_{}_grid.png", a.dataset, a.split) : a.out;
@@ -45,13 +35,13 @@ Subcommand config_command() {
   return {"config", "print a resolved experiment config, or the reference of every key",
           [](CLI::App& app, const Invocation&) -> Runner {
             app.require_subcommand(1);
-            auto a = std::make_shared<ConfigArgs>();
+            auto a = std::make_shared<ExperimentArgs>();
             auto* show = app.add_subcommand("show", "print the fully resolved config");
-            add_config_options(*show, *a);
+            add_experiment_options(*show, *a);
             auto* docs = app.add_subcommand("docs", "print the reference tables of every experiment and sweep file key");
             return dispatch({{show,
                               [a] {
-                                std::cout << load_named_experiment(a->config, a->overrides).json.dump(2) << "\n";
+                                std::cout << load_experiment(*a).json.dump(2) << "\n";
                                 return 0;
                               }},
                              {docs, [] {
@@ -66,11 +56,11 @@ Subcommand model_command() {
   return {"model", "an experiment's model: layers, output shapes, parameters and FLOPs",
           [](CLI::App& app, const Invocation&) -> Runner {
             app.require_subcommand(1);
-            auto a = std::make_shared<ConfigArgs>();
+            auto a = std::make_shared<ExperimentArgs>();
             auto* summary = app.add_subcommand("summary", "layers, output shapes, parameters and FLOPs per example");
-            add_config_options(*summary, *a);
+            add_experiment_options(*summary, *a);
             return dispatch({{summary, [a] {
-                                std::cout << run::model_summary(load_named_experiment(a->config, a->overrides));
+                                std::cout << run::model_summary(load_experiment(*a));
                                 return 0;
                               }}});
           }};

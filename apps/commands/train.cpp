@@ -14,8 +14,8 @@ namespace deepl::cli {
 namespace {
 
 struct TrainArgs {
-  std::string config, resume, out_dir;
-  std::vector<std::string> overrides;
+  ExperimentArgs experiment;
+  std::string resume, out_dir;
   int threads = -1, nproc = 0, max_restarts = 0;
   int64_t pause_after_epoch = 0;
   bool quiet = false;
@@ -51,8 +51,7 @@ int launch_ranks(const Invocation& invocation, int nproc, int max_restarts) {
 }
 
 void add_options(CLI::App& app, TrainArgs& a) {
-  app.add_option("--config,-c", a.config, kConfigHelp)->required();
-  app.add_option("--set", a.overrides, "override a config key: --set optimizer.lr=0.01 (repeatable)");
+  add_experiment_options(app, a.experiment);
   app.add_option("--resume", a.resume,
                  "continue from a checkpoint (e.g. runs/NAME/checkpoints/last.pt), or auto: from the run "
                  "folder's last.pt when there is one, else start fresh (safe to repeat after a crash)")
@@ -112,7 +111,7 @@ Subcommand train_command() {
               if (a->quiet) setup_logging(true);
               if (a->nproc > 0) return launch_ranks(invocation, a->nproc, a->max_restarts);
               if (a->max_restarts > 0) throw_usage("--max-restarts: only with --nproc (torchrun has --max_restarts)");
-              auto exp = load_named_experiment(a->config, a->overrides);
+              auto exp = load_experiment(a->experiment);
               if (a->threads >= 0) exp.threads = a->threads;
               const run::TrainOptions o = train_options(*a, invocation);
               return report(exp, o, run::train_experiment(exp, o));

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "deepl/core/device.h"
 #include "deepl/core/error.h"
 #include "deepl/core/json_util.h"
@@ -25,8 +27,31 @@ const std::vector<std::string> kMonitors = {"val_accuracy", "val_loss", "train_a
 // The `data` section: which data set, its split, batches, normalisation and augmentation.
 std::vector<Field> data_fields() {
   return {
-      choice("dataset", "mnist", {"mnist", "fashion-mnist"}, "data set to train on"),
-      make_field("root", FieldType::kString, "", "data folder; empty: $DEEPL_DATA, else ./data"),
+      choice("dataset", "mnist", {"mnist", "fashion-mnist", "folder", "idx"},
+             "data set to train on: a registered one, `folder` (pictures in class sub-folders at `path`) or `idx` "
+             "(the four IDX files below)"),
+      make_field("root", FieldType::kString, "", "where registered data sets live; empty: $DEEPL_DATA, else ./data"),
+      make_field("path", FieldType::kString, "",
+                 "folder: one sub-folder of pictures per class, or train/ and test/ (and optionally val/) each with "
+                 "class sub-folders"),
+      ranged(make_field("test_fraction", FieldType::kNumber, 0.2,
+                        "folder without test/: fraction of each class held out for the test, chosen by file name (the "
+                        "same files every run)"), 0.0, 0.9),
+      make_field("image_size", FieldType::kAny, "auto",
+                 "folder: [height, width] every picture is brought to, or \"auto\": the most common size"),
+      make_field("channels", FieldType::kAny, "auto", "folder: 1 (grayscale), 3 (RGB), or \"auto\": 3 if any picture has colour"),
+      choice("resize", "fit", {"fit", "stretch", "crop"},
+             "folder: pictures of another size are scaled to fit (aspect kept, black borders), stretched, or scaled "
+             "to cover and centre-cropped"),
+      choice("on_bad_image", "error", {"error", "skip"},
+             "folder: a picture that does not decode stops the run naming it, or is left out with a warning"),
+      make_field("cache_dir", FieldType::kString, "",
+                 "folder: where decoded pictures are cached; empty: <path>/.deepl-cache, else ~/.cache/deepl"),
+      make_field("train_images", FieldType::kString, "", "idx: training images (IDX, raw or gzip)"),
+      make_field("train_labels", FieldType::kString, "", "idx: training labels"),
+      make_field("test_images", FieldType::kString, "", "idx: test images"),
+      make_field("test_labels", FieldType::kString, "", "idx: test labels"),
+      make_field("class_names", FieldType::kAny, json::array(), "idx: class names in label order ([]: \"0\"..\"K-1\")"),
       ranged(make_field("val_fraction", FieldType::kNumber, 0.1, "fraction of the training set held out for validation"), 0.0, 0.9),
       make_field("stratified", FieldType::kBool, true, "split validation per class"),
       ranged(make_field("train_limit", FieldType::kInt, 0,
@@ -40,7 +65,13 @@ std::vector<Field> data_fields() {
       ranged(make_field("eval_batch_size", FieldType::kInt, 1000, "evaluation batch size"), 1, 1 << 20),
       make_field("drop_last", FieldType::kBool, false, "drop the last partial training batch"),
       ranged(make_field("random_crop", FieldType::kInt, 0, "augmentation: pad by N pixels and crop randomly (0: off)"), 0, 32),
+      ranged(make_field("random_resized_crop", FieldType::kNumber, 0.0,
+                        "augmentation: torchvision's RandomResizedCrop at the images' own size, with windows of at "
+                        "least this fraction of the area (e.g. 0.35; 0: off)"), 0.0, 1.0),
       make_field("hflip", FieldType::kBool, false, "augmentation: random left-right flips"),
+      ranged(make_field("color_jitter", FieldType::kNumberList, json::array({0.0, 0.0, 0.0}),
+                        "augmentation: torchvision's ColorJitter [brightness, contrast, saturation] strengths, e.g. "
+                        "[0.4, 0.4, 0.4] (saturation needs RGB; 0: off)"), 0.0, 10.0),
       ranged(make_field("random_erasing", FieldType::kNumber, 0.0,
                         "augmentation: probability of erasing (zeroing) a random rectangle of an image, as "
                         "torchvision's RandomErasing (0: off)"), 0.0, 1.0),
@@ -213,7 +244,9 @@ std::vector<Field> expect_fields() {
 }
 
 std::vector<Field> build_fields() {
-  Field model = make_field("model", FieldType::kAny, nullptr, "model: `type` plus that type's options (see below)");
+  Field model = make_field("model", FieldType::kAny, json{{"type", kAutoModel}},
+                           "model: `type` plus that type's options (see below); type `auto` (the default) picks one "
+                           "for the data when training starts");
   return {
       make_field("name", FieldType::kString, nullptr, "run name: the run folder is <output.dir>/<name>"),
       optional(make_field("description", FieldType::kString, nullptr, "free text")),
@@ -237,13 +270,39 @@ void resolve_model(json& model) {
   if (!model.is_object()) throw_usage("/model: expected object with a \"type\"");
   if (!model.contains("type") || !model["type"].is_string()) throw_usage("/model/type: required string is missing");
   const std::string type = model["type"];
-  std::vector<Field> fields = models::find_model(type).fields;
+  std::vector<Field> fields = type == kAutoModel ? std::vector<Field>{} : models::find_model(type).fields;
   fields.insert(fields.begin(), make_field("type", FieldType::kString, nullptr, "model type"));
   apply_schema(model, fields, "/model");
 }
 
+void check_image_size(const json& size) {
+  if (size == "auto") return;
+  const bool pair = size.is_array() && size.size() == 2 &&
+                    std::all_of(size.begin(), size.end(), [](const json& v) { return v.is_number_integer() && v >= 1 && v <= 4096; });
+  if (!pair) throw_usage("/data/image_size: expected \"auto\" or [height, width] with sides 1..4096, got " + size.dump());
+}
+
+void check_data_source(const json& data) {
+  const std::string dataset = data["dataset"];
+  check_image_size(data["image_size"]);
+  if (const auto& c = data["channels"]; c != "auto" && c != 1 && c != 3) {
+    throw_usage("/data/channels: expected \"auto\", 1 or 3, got " + c.dump());
+  }
+  const auto& names = data["class_names"];
+  if (!names.is_array() || !std::all_of(names.begin(), names.end(), [](const json& v) { return v.is_string(); })) {
+    throw_usage("/data/class_names: expected a list of strings");
+  }
+  if (dataset == "folder" && data["path"] == "") throw_usage("/data/path: data.dataset \"folder\" needs the folder's path");
+  if (dataset == "idx") {
+    for (const char* key : {"train_images", "train_labels", "test_images", "test_labels"}) {
+      if (data[key] == "") throw_usage(fmt::format("/data/{}: data.dataset \"idx\" needs its four files", key));
+    }
+  }
+}
+
 void check_consistency(const json& cfg) {
   const auto& data = cfg["data"];
+  check_data_source(data);
   if (data["normalize"] == "fixed" && (data["mean"].is_null() || data["std"].is_null())) {
     throw_usage("/data/normalize: \"fixed\" needs /data/mean and /data/std");
   }
@@ -260,6 +319,7 @@ void check_consistency(const json& cfg) {
     }
   }
   if (cfg["optimizer"]["betas"].size() != 2) throw_usage("/optimizer/betas: expected 2 numbers");
+  if (data["color_jitter"].size() != 3) throw_usage("/data/color_jitter: expected [brightness, contrast, saturation]");
   for (const char* key : {"random_erasing_scale", "random_erasing_ratio"}) {
     const auto& range = data[key];
     if (range.size() != 2 || range[0].get<double>() > range[1].get<double>()) {
@@ -280,7 +340,7 @@ void check_consistency(const json& cfg) {
   if (scheduler["type"] == "onecycle" && scheduler["warmup_epochs"].get<double>() > 0) {
     throw_usage("/scheduler/warmup_epochs: onecycle warms up by itself (scheduler.pct_start)");
   }
-  if (cfg["train"]["label_smoothing"].get<double>() > 0 &&
+  if (cfg["train"]["label_smoothing"].get<double>() > 0 && cfg["model"]["type"] != kAutoModel &&
       models::find_model(cfg["model"]["type"]).task != models::Task::kClassification) {
     throw_usage(fmt::format("/train/label_smoothing: applies to classification; model \"{}\" is not a classifier",
                             cfg["model"]["type"].get<std::string>()));
@@ -329,7 +389,7 @@ Experiment resolve_experiment(json raw, const std::vector<std::string>& override
   try {
     for (const auto& o : overrides) apply_override(raw, o);
     if (!raw.is_object()) throw_usage("/: an experiment is a JSON object");
-    json model = raw.contains("model") ? raw["model"] : json();
+    json model = raw.contains("model") && !raw["model"].is_null() ? raw["model"] : json{{"type", kAutoModel}};
     apply_schema(raw, experiment_fields(), "");
     resolve_model(model);
     raw["model"] = model;
@@ -351,6 +411,49 @@ Experiment resolve_experiment(json raw, const std::vector<std::string>& override
 
 Experiment load_experiment(const std::filesystem::path& path, const std::vector<std::string>& overrides) {
   return resolve_experiment(read_json_file(path), overrides, path.string());
+}
+
+namespace {
+
+// The file in `dir` whose name holds `split` and `kind` ("train", "images"), as MNIST's do.
+std::string idx_file(const std::filesystem::path& dir, const std::vector<std::string>& splits, const std::string& kind) {
+  std::vector<std::string> names;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    if (entry.is_regular_file()) names.push_back(entry.path().filename().string());
+  }
+  std::sort(names.begin(), names.end());
+  for (const auto& split : splits) {
+    for (const auto& name : names) {
+      if (name.find(split + "-" + kind) != std::string::npos) return (dir / name).string();
+    }
+  }
+  return "";
+}
+
+std::string run_name_for(const std::filesystem::path& path) {
+  std::string name = path.lexically_normal().filename().string();
+  if (name.empty() || name == "." || name == "..") name = std::filesystem::absolute(path).lexically_normal().filename().string();
+  return name.empty() || name == "/" ? "data" : name;
+}
+
+}  // namespace
+
+json config_for_data(const std::filesystem::path& path, const std::string& model_type) {
+  if (!std::filesystem::is_directory(path)) {
+    throw_usage(fmt::format("--data {}: expected a folder of pictures in class sub-folders, or a folder with IDX "
+                            "files (train-images, train-labels, t10k-images, t10k-labels)",
+                            path.string()));
+  }
+  json data = {{"path", path.string()}, {"dataset", "folder"}};
+  const std::string train_images = idx_file(path, {"train"}, "images");
+  if (!train_images.empty()) {
+    data = {{"dataset", "idx"},
+            {"train_images", train_images},
+            {"train_labels", idx_file(path, {"train"}, "labels")},
+            {"test_images", idx_file(path, {"t10k", "test"}, "images")},
+            {"test_labels", idx_file(path, {"t10k", "test"}, "labels")}};
+  }
+  return {{"name", run_name_for(path)}, {"data", data}, {"model", {{"type", model_type}}}};
 }
 
 std::string reference_markdown() {

@@ -7,6 +7,7 @@
 #include "deepl/core/cpu.h"
 #include "deepl/core/error.h"
 #include "deepl/data/dataset.h"
+#include "deepl/data/sources.h"
 
 namespace deepl::config {
 
@@ -22,10 +23,43 @@ NormalizeMode normalize_mode(const std::string& mode) {
   return NormalizeMode::kTrain;
 }
 
+data::ResizePolicy resize_policy(const std::string& name) {
+  if (name == "stretch") return data::ResizePolicy::kStretch;
+  if (name == "crop") return data::ResizePolicy::kCrop;
+  return data::ResizePolicy::kFit;
+}
+
+data::FolderSource folder_source(const json& d) {
+  data::FolderSource f;
+  f.path = d.at("path").get<std::string>();
+  f.test_fraction = d.at("test_fraction");
+  if (d.at("image_size").is_array()) f.image_size = {d["image_size"][0].get<int64_t>(), d["image_size"][1].get<int64_t>()};
+  if (d.at("channels").is_number()) f.channels = d["channels"];
+  f.resize = resize_policy(d.at("resize"));
+  f.skip_bad_images = d.at("on_bad_image") == "skip";
+  f.cache_dir = d.at("cache_dir").get<std::string>();
+  return f;
+}
+
+data::IdxSource idx_source(const json& d) {
+  data::IdxSource s;
+  s.train_images = d.at("train_images").get<std::string>();
+  s.train_labels = d.at("train_labels").get<std::string>();
+  s.test_images = d.at("test_images").get<std::string>();
+  s.test_labels = d.at("test_labels").get<std::string>();
+  s.class_names = d.at("class_names").get<std::vector<std::string>>();
+  return s;
+}
+
 DataPlan data_plan(const json& d) {
   DataPlan p;
   p.dataset = d.at("dataset");
   p.root = data::resolve_data_root(d.at("root"));
+  p.source.kind = data::source_kind(p.dataset);
+  p.source.dataset = p.dataset;
+  p.source.root = p.root;
+  if (p.source.kind == data::SourceKind::kFolder) p.source.folder = folder_source(d);
+  if (p.source.kind == data::SourceKind::kIdx) p.source.idx = idx_source(d);
   p.val_fraction = d.at("val_fraction");
   p.stratified = d.at("stratified");
   p.train_limit = d.at("train_limit");
@@ -37,7 +71,10 @@ DataPlan data_plan(const json& d) {
   p.eval_batch_size = d.at("eval_batch_size");
   p.drop_last = d.at("drop_last");
   p.augmentation.random_crop = d.at("random_crop");
+  p.augmentation.random_resized_crop = d.at("random_resized_crop");
   p.augmentation.hflip = d.at("hflip");
+  const auto jitter = d.at("color_jitter").get<std::vector<double>>();
+  p.augmentation.colour_jitter = {jitter.at(0), jitter.at(1), jitter.at(2)};
   p.augmentation.random_erasing = d.at("random_erasing");
   p.augmentation.erasing_scale = number_pair(d.at("random_erasing_scale"));
   p.augmentation.erasing_ratio = number_pair(d.at("random_erasing_ratio"));
@@ -49,7 +86,7 @@ ModelPlan model_plan(const json& m) {
   ModelPlan p;
   p.type = m.at("type");
   p.options = m;
-  p.task = models::find_model(p.type).task;
+  p.task = p.type == kAutoModel ? models::Task::kClassification : models::find_model(p.type).task;
   p.pretrained = m.value("pretrained", std::string());
   return p;
 }

@@ -1,13 +1,14 @@
 #include "deepl/data/image.h"
 
 #include <fmt/format.h>
-#include <stb_image.h>
-#include <stb_image_write.h>
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <array>
 #include <cctype>
-#include <memory>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
 
 #include "deepl/core/error.h"
 #include "deepl/core/files.h"
@@ -26,12 +27,53 @@ std::string lower_extension(const fs::path& path) {
 }
 
 // Pixels with an alpha channel are laid over white paper: a drawing on a transparent background
-// is dark strokes on light, as a photo of one would be.
-torch::Tensor over_white(const torch::Tensor& with_alpha) {
-  const int64_t colours = with_alpha.size(2) - 1;
-  const torch::Tensor rgb = with_alpha.narrow(2, 0, colours).to(torch::kFloat32);
-  const torch::Tensor alpha = with_alpha.narrow(2, colours, 1).to(torch::kFloat32) / 255.0;
-  return (rgb * alpha + 255.0 * (1 - alpha)).round().to(torch::kUInt8);
+// is dark strokes on light, as a photo of one would be. value * a/255 + 255 * (1 - a/255), rounded
+// (with 255 odd, the exact value is never a half).
+uint8_t over_white(uint32_t value, uint32_t alpha) {
+  return static_cast<uint8_t>((value * alpha + 255 * (255 - alpha) + 127) / 255);
+}
+
+// ITU-R 601-2 luma, as PIL's "L" mode: R 299/1000 + G 587/1000 + B 114/1000, rounded.
+uint8_t luminance(uint32_t r, uint32_t g, uint32_t b) {
+  return static_cast<uint8_t>((r * 299 + g * 587 + b * 114 + 500) / 1000);
+}
+
+// Pixel i of `raw` as RGB: gray replicated, alpha composited over white.
+std::array<uint8_t, 3> rgb_at(const io::RawImage& raw, int64_t i) {
+  const uint8_t* p = raw.pixels.data() + i * raw.channels;
+  std::array<uint8_t, 3> rgb = raw.channels >= 3 ? std::array<uint8_t, 3>{p[0], p[1], p[2]}
+                                                 : std::array<uint8_t, 3>{p[0], p[0], p[0]};
+  if (raw.channels == 2 || raw.channels == 4) {
+    for (uint8_t& v : rgb) v = over_white(v, p[raw.channels - 1]);
+  }
+  return rgb;
+}
+
+// The decoded pixels (HWC, any colour model) as a [channels, H, W] tensor, channels 1 or 3.
+torch::Tensor to_planes(const io::RawImage& raw, int channels) {
+  const int64_t area = raw.width * raw.height;
+  torch::Tensor planes = torch::empty({channels, raw.height, raw.width}, torch::kUInt8);
+  uint8_t* out = planes.data_ptr<uint8_t>();
+  for (int64_t i = 0; i < area; ++i) {
+    const auto [r, g, b] = rgb_at(raw, i);
+    if (channels == 1) {
+      out[i] = luminance(r, g, b);
+    } else {
+      out[i] = r, out[area + i] = g, out[2 * area + i] = b;
+    }
+  }
+  return planes;
+}
+
+// At most the first `size` bytes of a file.
+std::string read_prefix(const fs::path& path, size_t size) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw_data(path.string() + ": cannot open: " + std::strerror(errno));
+  std::string prefix(size, '\0');
+  in.read(prefix.data(), static_cast<std::streamsize>(size));
+  if (in.bad()) throw_data(path.string() + ": read failed");
+  prefix.resize(static_cast<size_t>(in.gcount()));
+  return prefix;
 }
 
 }  // namespace
@@ -45,26 +87,22 @@ bool is_image_file(const fs::path& path) {
 torch::Tensor read_image(const fs::path& path, int channels, const ImageLimits& limits) {
   if (channels != 1 && channels != 3) throw_usage(fmt::format("read_image: channels must be 1 or 3, got {}", channels));
   const std::string bytes = read_file(path);
-  if (bytes.empty()) throw_data(path.string() + ": empty file");
-  const auto* data = reinterpret_cast<const stbi_uc*>(bytes.data());
-  const int length = static_cast<int>(std::min<size_t>(bytes.size(), INT32_MAX));
-  int width = 0, height = 0, stored = 0;
-  if (!stbi_info_from_memory(data, length, &width, &height, &stored)) {
-    throw_data(
-        fmt::format("{}: not a readable PNG, JPEG, BMP or PGM/PPM image ({})", path.string(), stbi_failure_reason()));
+  return to_planes(io::decode_image(bytes, path.string(), limits), channels);
+}
+
+ImageInfo image_info(const fs::path& path) {
+  // Enough for the headers of nearly every file; EXIF thumbnails or ICC profiles can make a
+  // JPEG's or PNG's header longer, and then the whole file is read.
+  constexpr size_t kHeaderBytes = size_t{64} << 10;
+  const std::string prefix = read_prefix(path, kHeaderBytes);
+  io::ImageHeader header;
+  try {
+    header = io::read_image_header(prefix, path.string());
+  } catch (const Error&) {
+    if (prefix.size() < kHeaderBytes) throw;  // the prefix was the whole file
+    header = io::read_image_header(read_file(path), path.string());
   }
-  if (width <= 0 || height <= 0) throw_data(path.string() + ": image has no pixels");
-  if (static_cast<int64_t>(width) * height > limits.max_pixels) {
-    throw_data(fmt::format("{}: image is {}x{} pixels, over the limit of {} megapixels", path.string(), width, height,
-                           limits.max_pixels >> 20));
-  }
-  const int wanted = channels + 1;  // with alpha, composited below
-  int w = 0, h = 0, found = 0;
-  std::unique_ptr<stbi_uc, void (*)(void*)> pixels(stbi_load_from_memory(data, length, &w, &h, &found, wanted),
-                                                   stbi_image_free);
-  if (!pixels) throw_data(fmt::format("{}: cannot decode the image ({})", path.string(), stbi_failure_reason()));
-  const torch::Tensor hwc = torch::from_blob(pixels.get(), {h, w, wanted}, torch::kUInt8);
-  return over_white(hwc).permute({2, 0, 1}).contiguous();
+  return {header.width, header.height, header.channels >= 3 ? 3 : 1};
 }
 
 std::string encode_png(const torch::Tensor& image) {
@@ -73,16 +111,7 @@ std::string encode_png(const torch::Tensor& image) {
     throw_usage("encode_png: expected a uint8 image [H, W] or [C, H, W] with 1 or 3 channels");
   }
   const torch::Tensor hwc = chw.permute({1, 2, 0}).contiguous();
-  const int height = static_cast<int>(hwc.size(0)), width = static_cast<int>(hwc.size(1));
-  const int comp = static_cast<int>(hwc.size(2));
-  std::string png;
-  auto append = [](void* context, void* bytes, int size) {
-    static_cast<std::string*>(context)->append(static_cast<const char*>(bytes), static_cast<size_t>(size));
-  };
-  if (!stbi_write_png_to_func(append, &png, width, height, comp, hwc.data_ptr<uint8_t>(), width * comp)) {
-    throw_failure("encode_png: stb_image_write failed");
-  }
-  return png;
+  return io::encode_png(hwc.data_ptr<uint8_t>(), hwc.size(1), hwc.size(0), static_cast<int>(hwc.size(2)));
 }
 
 void write_png(const fs::path& path, const torch::Tensor& image) { write_file_atomic(path, encode_png(image)); }

@@ -138,7 +138,10 @@ Transform random_erasing(double p, std::pair<double, double> scale, std::pair<do
 std::vector<Transform> make_transforms(const AugmentationOptions& o) {
   std::vector<Transform> transforms;
   if (o.random_crop > 0) transforms.push_back(random_crop(o.random_crop));
+  if (o.random_resized_crop > 0) transforms.push_back(random_resized_crop(o.random_resized_crop));
   if (o.hflip) transforms.push_back(horizontal_flip());
+  const auto& [brightness, contrast, saturation] = o.colour_jitter;
+  if (brightness > 0 || contrast > 0 || saturation > 0) transforms.push_back(colour_jitter(brightness, contrast, saturation));
   if (o.random_erasing > 0) transforms.push_back(random_erasing(o.random_erasing, o.erasing_scale, o.erasing_ratio));
   return transforms;
 }

@@ -132,7 +132,7 @@ TEST_F(Sweep, ParallelGridRanksTrialsWritesSummariesAndContinuesWithoutRerunning
     const fs::path trial = trial_dir("grid", cells[9]);
     EXPECT_EQ(status_of(trial), "finished");
     EXPECT_TRUE(fs::exists(trial / "checkpoints/best.pt"));
-    EXPECT_NE(read_file(trial / "train.log").find("800 train / 399 validation examples"), std::string::npos)
+    EXPECT_NE(read_file(trial / "train.log").find("800 train / 399 validation / 300 test examples"), std::string::npos)
         << read_file(trial / "train.log");
   }
   EXPECT_EQ(read_json_file(dir_ / "grid/best.json"), read_json_file(trial_dir("grid", best_folder) / "config.json"));

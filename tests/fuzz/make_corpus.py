@@ -1,18 +1,21 @@
 #!/usr/bin/python3
 """Writes the fuzz targets' seed corpora under tests/fuzz/corpus/<target>/: small valid inputs of
-each format (and a few near misses). Needs Debian's python3-torch for the .pth files and a built
-`deepl` (argv[1]) for the deepl checkpoint. Run: tests/fuzz/make_corpus.py build/apps/deepl"""
+each format (and a few near misses). Needs Debian's python3-torch for the .pth files, python3-pil
+for the images and a built `deepl` (argv[1]) for the deepl checkpoint.
+Run: tests/fuzz/make_corpus.py build/apps/deepl     every corpus
+     tests/fuzz/make_corpus.py --only image ...      the named corpora (not checkpoint)"""
 import gzip
+import io
 import json
 import os
+import random
 import shutil
 import struct
 import subprocess
 import sys
 import tempfile
+import zlib
 from collections import OrderedDict
-
-import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -68,6 +71,8 @@ def csv_corpus():
 
 
 def pth_corpus():
+    import torch
+
     tiny = OrderedDict([("fc.weight", torch.arange(6, dtype=torch.float32).view(2, 3)),
                         ("fc.bias", torch.tensor([0.5, -0.5])),
                         ("bn.num_batches_tracked", torch.tensor(3))])
@@ -105,9 +110,90 @@ def checkpoint_corpus(deepl):
             out("checkpoint", "mlp_sgd.pt", f.read())
 
 
+def encoded(image, **options):
+    buffer = io.BytesIO()
+    image.save(buffer, **options)
+    return buffer.getvalue()
+
+
+def png_with_size(png, width, height):
+    """The PNG with its IHDR claiming width x height, the chunk's CRC made right again."""
+    ihdr = png[12:16] + struct.pack(">II", width, height) + png[24:29]
+    return png[:12] + ihdr + struct.pack(">I", zlib.crc32(ihdr)) + png[33:]
+
+
+def jpeg_with_size(jpeg, width, height):
+    """The JPEG with its baseline SOF claiming width x height."""
+    at = jpeg.index(b"\xff\xc0")
+    return jpeg[:at + 5] + struct.pack(">HH", height, width) + jpeg[at + 9:]
+
+
+def image_corpus():
+    """Each format deepl reads, small, plus the shapes that crashed stb_image and the formats it refuses."""
+    from PIL import Image
+
+    random.seed(3)
+
+    def noise(mode, size=(8, 6)):
+        return Image.frombytes(mode, size, bytes(random.randrange(256) for _ in range(size[0] * size[1] * len(mode))))
+
+    gray, rgb, rgba = noise("L"), noise("RGB"), noise("RGBA")
+    palette = rgb.convert("P", palette=Image.ADAPTIVE, colors=8)
+    png = encoded(rgb, format="PNG")
+    jpeg = encoded(rgb, format="JPEG", quality=75)
+    bmp = encoded(rgb, format="BMP")
+    out("image", "gray.png", encoded(gray, format="PNG"))
+    out("image", "rgb.png", png)
+    out("image", "rgba.png", encoded(rgba, format="PNG"))
+    out("image", "gray_alpha.png", encoded(Image.merge("LA", [gray, noise("L")]), format="PNG"))
+    out("image", "palette.png", encoded(palette, format="PNG"))
+    out("image", "palette_transparent.png", encoded(palette, format="PNG", transparency=0))
+    gray16 = b"".join(struct.pack(">H", v * 257) for v in gray.tobytes())
+    out("image", "gray16.png", encoded(Image.frombytes("I;16B", gray.size, gray16).convert("I"), format="PNG"))
+    out("image", "gray.jpg", encoded(gray, format="JPEG", quality=75))
+    out("image", "rgb.jpg", jpeg)
+    out("image", "progressive.jpg", encoded(rgb, format="JPEG", quality=75, progressive=True))
+    out("image", "cmyk.jpg", encoded(rgb.convert("CMYK"), format="JPEG", quality=75))
+    out("image", "rgb.bmp", bmp)
+    out("image", "rgb_top_down.bmp", bmp[:22] + struct.pack("<i", -rgb.size[1]) + bmp[26:])
+    out("image", "rgbx32.bmp", encoded(rgba, format="BMP"))
+    out("image", "gray.bmp", encoded(gray, format="BMP"))
+    out("image", "palette.bmp", encoded(palette, format="BMP"))
+    out("image", "gray.pgm", encoded(gray, format="PPM"))
+    out("image", "rgb.ppm", encoded(rgb, format="PPM"))
+    samples = b"".join(struct.pack(">H", v * 1000 // 255) for v in gray.tobytes())
+    out("image", "gray16.pgm", b"P5\n# maxval 1000\n8 6\n1000\n" + samples)
+    # Near misses: truncated, huge or empty dimensions, damaged checksums and markers.
+    idat = png.index(b"IDAT")
+    out("image", "truncated_idat.png", png[:idat + 4 + (len(png) - idat) // 2])
+    out("image", "huge_ihdr.png", png_with_size(png, 100000, 100000))
+    out("image", "zero_width.png", png_with_size(png, 0, 6))
+    out("image", "bad_crc.png", png[:29] + bytes([png[29] ^ 1]) + png[30:])
+    out("image", "truncated.jpg", jpeg[:len(jpeg) // 2])
+    out("image", "bogus_sof_zero.jpg", jpeg_with_size(jpeg, 0, 0))
+    out("image", "bogus_sof_huge.jpg", jpeg_with_size(jpeg, 65500, 65500))
+    out("image", "huge.bmp", bmp[:18] + struct.pack("<ii", 0x7FFFFFFF, -0x7FFFFFFF) + bmp[26:])
+    out("image", "truncated.bmp", bmp[:len(bmp) - 20])
+    out("image", "huge.ppm", b"P6 2147483647 2147483647 255\n" + bytes(16))
+    out("image", "truncated.ppm", b"P6 8 6 255\n" + bytes(20))
+    out("image", "empty", b"")
+    # Formats deepl refuses by their magic bytes.
+    out("image", "small.gif", encoded(palette, format="GIF"))
+    out("image", "small.tga", encoded(rgb, format="TGA"))
+    out("image", "small.tif", encoded(gray, format="TIFF"))
+    out("image", "small.webp", encoded(gray, format="WEBP", lossless=True))
+    out("image", "psd_magic", b"8BPS\x00\x01" + bytes(20))
+    out("image", "heic_magic", b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic")
+
+
+CORPORA = {"idx": idx_corpus, "config": config_corpus, "csv": csv_corpus, "pytorch_file": pth_corpus,
+           "image": image_corpus}
+
 if __name__ == "__main__":
-    idx_corpus()
-    config_corpus()
-    csv_corpus()
-    pth_corpus()
-    checkpoint_corpus(sys.argv[1])
+    if sys.argv[1:2] == ["--only"]:
+        for target in sys.argv[2:]:
+            CORPORA[target]()
+    else:
+        for make in CORPORA.values():
+            make()
+        checkpoint_corpus(sys.argv[1])

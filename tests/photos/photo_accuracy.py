@@ -3,7 +3,7 @@
 
 Each test image is upscaled to 280x280, inverted to dark ink on light paper (paper and ink tones
 vary), blurred, placed off-centre on a larger sheet with uneven lighting and sensor noise, and
-saved as PNG or JPEG with Pillow (an encoder independent of deepl's stb_image decoder). Then
+saved as PNG or JPEG with Pillow (an encoder independent of deepl's libpng/libjpeg decoders). Then
 `deepl predict --recursive` reads the folder (class folders name the truth) and the accuracy is
 compared with the checkpoint's accuracy on the IDX test set (metrics.json of its run).
 

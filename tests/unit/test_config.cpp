@@ -76,7 +76,8 @@ TEST(Config, WrongTypesAndRangesNamedByPointer) {
 TEST(Config, RequiredKeysAndUnknownModel) {
   EXPECT_EQ(config_error({{"model", {{"type", "mlp"}}}}), "/name: required key is missing");
   EXPECT_NE(config_error({{"name", "x"}, {"model", {{"type", "mpl"}}}}).find("did you mean \"mlp\""), std::string::npos);
-  EXPECT_EQ(config_error({{"name", "x"}}), "/model: required key is missing");
+  EXPECT_EQ(config::resolve_experiment({{"name", "x"}}).json["model"], json({{"type", "auto"}}));  // picked for the data
+  EXPECT_EQ(config_error({{"name", "x"}, {"model", {{"type", "auto"}, {"hidden", {8}}}}}), "/model/hidden: unknown key");
 }
 
 TEST(Config, OverridesApplyBeforeValidation) {

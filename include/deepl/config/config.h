@@ -20,6 +20,9 @@ struct Experiment {
   int threads = 0;  // 0: all cores
 };
 
+/// model.type that picks a model for the data when training starts (run::choose_model).
+inline constexpr const char* kAutoModel = "auto";
+
 /// The metrics a run records per epoch, which checkpointing, early stopping and sweeps can watch.
 const std::vector<std::string>& monitor_names();
 /// The schema of an experiment (model options are per model type, in the model registry).
@@ -31,6 +34,11 @@ Experiment resolve_experiment(nlohmann::json raw, const std::vector<std::string>
                               const std::string& origin = "");
 /// Applies "a.b.c=value" to raw JSON; value is parsed as JSON when it parses, else kept as a string.
 void apply_override(nlohmann::json& raw, const std::string& assignment);
+/// The raw config `deepl train --data PATH` trains: a folder of class sub-folders (data.dataset
+/// "folder"), or a folder holding IDX files named as MNIST's (*train-images*, *train-labels*,
+/// *t10k-images* or *test-images*, *t10k-labels* or *test-labels*: "idx"); named after the folder,
+/// with `model_type` ("auto" unless given). Throws a usage error naming the path otherwise.
+nlohmann::json config_for_data(const std::filesystem::path& path, const std::string& model_type = kAutoModel);
 /// Markdown reference table of every key, generated from the schema (docs/config.md embeds it).
 std::string reference_markdown();
 

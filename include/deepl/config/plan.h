@@ -16,6 +16,7 @@
 #include "deepl/core/device.h"
 #include "deepl/core/precision.h"
 #include "deepl/data/loader.h"
+#include "deepl/data/sources.h"
 #include "deepl/dist/replicas.h"
 #include "deepl/eval/metrics.h"
 #include "deepl/models/registry.h"
@@ -30,6 +31,7 @@ enum class NormalizeMode { kTrain, kFixed, kNone };
 struct DataPlan {
   std::string dataset;
   std::filesystem::path root;  // resolved: data.root, else $DEEPL_DATA, else ./data
+  data::SourceOptions source;  // where the examples come from (data::load_split)
   double val_fraction = 0.1;
   bool stratified = true;
   int64_t train_limit = 0;  // 0: the whole training split

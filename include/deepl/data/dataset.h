@@ -14,6 +14,8 @@ struct Dataset {
   torch::Tensor images;  // uint8, [N, H, W] or [N, C, H, W]; or float features, used as they are
   torch::Tensor labels;  // int64, [N]
   std::vector<std::string> class_names;
+  std::vector<std::string> files{};  // where each example came from, relative to the source; empty for IDX sets
+  torch::Tensor validation{};        // int64 positions a source fixes as validation (a folder's val/); else undefined
 
   int64_t size() const { return labels.size(0); }
   int64_t num_classes() const { return static_cast<int64_t>(class_names.size()); }

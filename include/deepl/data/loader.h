@@ -4,6 +4,7 @@
 // normalises: no per-example copies and no float copy of the whole data set.
 #include <torch/types.h>
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <vector>
@@ -53,14 +54,25 @@ Transform horizontal_flip(double p = 0.5);
 Transform random_erasing(double p, std::pair<double, double> scale = {0.02, 0.33},
                          std::pair<double, double> ratio = {0.3, 3.3});
 
+/// torchvision's RandomResizedCrop at the images' own size: a window of area scale x the image's
+/// (drawn in [min_scale, 1]) and aspect ratio log-uniform in [3/4, 4/3], first of 10 draws that
+/// fits (none: the whole image), scaled back to the full size bilinearly. One grid_sample per batch.
+Transform random_resized_crop(double min_scale);
+/// torchvision's ColorJitter(brightness, contrast, saturation) with factors drawn per image in
+/// [max(0, 1 - s), 1 + s], applied in that order: brightness scales the pixels, contrast blends with
+/// the image's mean gray level, saturation with its gray version (RGB only). 0 leaves one out.
+Transform colour_jitter(double brightness, double contrast, double saturation);
+
 /// The training augmentations a config asks for (each off by default).
 struct AugmentationOptions {
   int64_t random_crop = 0;      // pad by N pixels and crop randomly
+  double random_resized_crop = 0.0;  // smallest area fraction of a random resized crop (0: off)
   bool hflip = false;           // random left-right flips
+  std::array<double, 3> colour_jitter{0.0, 0.0, 0.0};  // brightness, contrast, saturation strengths
   double random_erasing = 0.0;  // probability of erasing a rectangle
   std::pair<double, double> erasing_scale{0.02, 0.33}, erasing_ratio{0.3, 3.3};
 };
-/// The transforms `options` ask for, in the order crop, flip, erase.
+/// The transforms `options` ask for, in the order crop, resized crop, flip, colour jitter, erase.
 std::vector<Transform> make_transforms(const AugmentationOptions& options);
 
 /// The batch `x` [B, C, H, W] (float) at height x width: area averaging when shrinking (no

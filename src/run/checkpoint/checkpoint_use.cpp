@@ -14,6 +14,7 @@
 #include "deepl/run/run_report.h"
 #include "deepl/train/checkpoint.h"
 #include "common/assembly.h"
+#include "common/data_source.h"
 #include "deepl/config/plan.h"
 
 namespace deepl::run {
@@ -47,10 +48,10 @@ struct EvaluationData {
 
 EvaluationData evaluation_data(const config::ExperimentPlan& plan, const std::string& split) {
   const config::DataPlan& d = plan.data;
-  if (split == "test") return {data::load_dataset(d.dataset, data::Split::kTest, d.root), {}};
+  if (split == "test") return {load_plan_split(d, data::Split::kTest), {}};
   if (split != "val") throw_usage("--split: expected test or val, got \"" + split + "\"");
-  EvaluationData e{data::load_dataset(d.dataset, data::Split::kTrain, d.root), {}};
-  e.indices = data::split_train_val(e.dataset.labels, d.val_fraction, plan.seed(), d.stratified).val;
+  EvaluationData e{load_plan_split(d, data::Split::kTrain), {}};
+  e.indices = validation_split(e.dataset, plan).val;
   if (e.indices.numel() == 0) throw_usage("--split val: the run had no validation split (data.val_fraction = 0)");
   return e;
 }
@@ -86,12 +87,11 @@ void export_weights(const fs::path& checkpoint, const fs::path& out) {
 }
 
 std::string model_summary(const config::Experiment& exp) {
-  const config::ExperimentPlan plan = config::plan_experiment(exp);
-  const auto& info = data::dataset_info(plan.data.dataset);
-  const auto& s = info.image_shape;
-  const models::InputSpec spec{s.at(0), s.at(1), s.at(2), static_cast<int64_t>(info.class_names.size())};
-  auto model = models::build_model(plan.model.options, spec);
-  return models::format_summary(models::summarize(*model, info.image_shape));
+  const config::ExperimentPlan planned = config::plan_experiment(exp);
+  const DataStats stats = shape_of_data(planned);
+  const config::ExperimentPlan plan = with_model_for_data(planned, stats);
+  auto model = models::build_model(plan.model.options, stats.spec());
+  return models::format_summary(models::summarize(*model, stats.input_shape));
 }
 
 }  // namespace deepl::run

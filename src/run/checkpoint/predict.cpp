@@ -7,6 +7,7 @@
 #include "deepl/data/framing.h"
 #include "deepl/data/idx.h"
 #include "deepl/data/image.h"
+#include "deepl/data/sources.h"
 #include "deepl/eval/inference.h"
 #include "deepl/run/checkpoint_use.h"
 #include "common/assembly.h"
@@ -112,10 +113,16 @@ PredictSummary predict_idx(const fs::path& input, Predictor& predictor, const Lo
   return {predictor.predicted(), 0};
 }
 
-// An image file decoded and framed as the model's data set was; errors name the file.
-torch::Tensor framed_image(const fs::path& file, const data::FramingOptions& framing, int channels) {
+// An image file decoded and framed as the model's data set was: a folder's pictures resized as
+// training resized them, others framed as MNIST's or Fashion-MNIST's were. Errors name the file.
+torch::Tensor framed_image(const fs::path& file, const data::FramingOptions& framing, const LoadedModel& m) {
+  const auto& shape = m.stats.input_shape;
   try {
-    return data::frame_image(data::read_image(file, channels), framing);
+    const torch::Tensor image = data::read_image(file, static_cast<int>(shape.at(0)));
+    if (m.plan.data.source.kind == data::SourceKind::kFolder) {
+      return data::resize_picture(image, shape.at(1), shape.at(2), m.plan.data.source.folder.resize);
+    }
+    return data::frame_image(image, framing);
   } catch (const Error& e) {
     const std::string message = e.what();
     if (message.rfind(file.string(), 0) == 0) throw;
@@ -142,7 +149,7 @@ PredictSummary predict_images(const fs::path& input, Predictor& predictor, const
     std::vector<json> names;
     for (size_t i = start; i < std::min(files.size(), start + kBatch); ++i) {
       try {
-        images.push_back(framed_image(files[i], framing, static_cast<int>(shape.at(0))));
+        images.push_back(framed_image(files[i], framing, m));
       } catch (const Error& e) {
         spdlog::error("{}", e.what());
         ++summary.failed;

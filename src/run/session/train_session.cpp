@@ -7,6 +7,7 @@
 #include <chrono>
 
 #include "common/assembly.h"
+#include "common/data_source.h"
 #include "deepl/config/plan.h"
 #include "deepl/core/cpu.h"
 #include "deepl/core/error.h"
@@ -39,10 +40,19 @@ namespace {
 using InputsOf = std::function<data::Dataset(const data::Dataset& images, const std::string& split)>;
 
 struct PreparedData {
-  data::Dataset train;
+  data::Dataset train, test;
   data::SplitIndices split;
   DataStats stats;
 };
+
+fs::path where_from(const config::DataPlan& d) {
+  switch (d.source.kind) {
+    case data::SourceKind::kFolder: return d.source.folder.path;
+    case data::SourceKind::kIdx: return d.source.idx.train_images.parent_path();
+    case data::SourceKind::kRegistered: break;
+  }
+  return d.root;
+}
 
 data::Normalization choose_normalization(const config::DataPlan& d, const data::Dataset& train,
                                          const torch::Tensor& indices) {
@@ -54,19 +64,34 @@ data::Normalization choose_normalization(const config::DataPlan& d, const data::
   return data::compute_normalization(train, indices);
 }
 
-PreparedData prepare_data(const config::ExperimentPlan& plan) {
+PreparedData prepare_data(const config::ExperimentPlan& plan, bool quiet) {
   const config::DataPlan& d = plan.data;
   PreparedData p;
-  p.train = data::load_dataset(d.dataset, data::Split::kTrain, d.root);
-  p.split = data::split_train_val(p.train.labels, d.val_fraction, plan.seed(), d.stratified);
+  p.train = load_plan_split(d, data::Split::kTrain, quiet);
+  p.test = load_plan_split(d, data::Split::kTest, quiet);
+  p.split = validation_split(p.train, plan);
   if (d.train_limit > 0 && d.train_limit < p.split.train.numel()) p.split.train = p.split.train.slice(0, 0, d.train_limit);
   p.stats.dataset = d.dataset;
   p.stats.normalization = choose_normalization(d, p.train, p.split.train);
   p.stats.input_shape = p.train.image_shape();
   p.stats.class_names = p.train.class_names;
-  spdlog::info("data: {} from {}: {} train / {} validation examples, {} classes, input {}", d.dataset, d.root.string(),
-               p.split.train.numel(), p.split.val.numel(), p.train.num_classes(), fmt::join(p.stats.input_shape, "x"));
+  spdlog::info("data: {} from {}: {} train / {} validation / {} test examples, {} classes, input {}", d.dataset,
+               where_from(d).string(), p.split.train.numel(), p.split.val.numel(), p.test.size(), p.train.num_classes(),
+               fmt::join(p.stats.input_shape, "x"));
   return p;
+}
+
+// Which file each example came from, per split, for sources made of files (a folder of pictures).
+json data_files(const PreparedData& p) {
+  const auto names = [&](const data::Dataset& d, const torch::Tensor& positions) {
+    std::vector<std::string> out;
+    const auto* index = positions.data_ptr<int64_t>();
+    for (int64_t i = 0; i < positions.numel(); ++i) out.push_back(d.files.at(static_cast<size_t>(index[i])));
+    return out;
+  };
+  return {{"train", names(p.train, p.split.train)},
+          {"validation", names(p.train, p.split.val)},
+          {"test", p.test.files}};
 }
 
 void write_learning_curves(const fs::path& path, const std::vector<train::EpochMetrics>& history) {
@@ -137,11 +162,12 @@ class TrainingSession {
 
   TrainResult run() {
     start_process();
+    prepared_ = prepare_data(plan_, options_.quiet || !lead_);  // bad data stops the run before its folder exists
+    plan_ = with_model_for_data(plan_, prepared_.stats);
     if (find_checkpoint_to_resume()) return finished_result(result_.run_dir);
     join_group();
-    open_run_folder();
-    prepared_ = prepare_data(plan_);
     build_model();
+    open_run_folder();
     choose_what_trains();
     make_loaders();
     make_trainer();
@@ -201,11 +227,13 @@ class TrainingSession {
       spdlog::warn("removed {} temp file(s) left by a run that was killed while writing", stale);
     }
     write_json_file(result_.run_dir / "config.json", plan_.experiment.json);
+    if (!prepared_.train.files.empty()) write_json_file(result_.run_dir / "data_files.json", data_files(prepared_));
     write_manifest(result_.run_dir, plan_.experiment, facts_, "running", 0);
   }
 
   void build_model() {
     model_ = build_network(plan_, input_spec());
+    check_input_shape(*model_, plan_.model.type, input_spec());
     check_progressive_sizes(*model_, plan_, input_spec());
   }
 
@@ -325,7 +353,7 @@ class TrainingSession {
     const fs::path best_path = checkpoint_dir() / "best.pt";
     const train::Checkpoint best = train::read_checkpoint(best_path);
     train::load_model_state(*model_, best.model, best_path.string());
-    const data::Dataset test = data::load_dataset(plan_.data.dataset, data::Split::kTest, plan_.data.root);
+    const data::Dataset& test = prepared_.test;
     const data::BatchLoader loader =
         make_loader(inputs_of_(test, "test"), torch::Tensor(), LoaderUse::kEvaluation, plan_, prepared_.stats);
     const train::TrainerOptions& o = trainer_->options();
@@ -343,7 +371,7 @@ class TrainingSession {
                  e.metrics.macro_f1, result_.run_dir.string());
   }
 
-  const config::ExperimentPlan plan_;
+  config::ExperimentPlan plan_;
   const TrainOptions& options_;
   const bool lead_;
   const std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();

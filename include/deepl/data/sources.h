@@ -1,0 +1,69 @@
+#pragma once
+// Where a run's examples come from (`data.dataset`): a registered set (mnist, fashion-mnist), a
+// folder of labelled pictures, or any pair of IDX image and label files. load_split gives either split
+// as an in-memory Dataset, the same way for every source, so everything above (loaders, trainer,
+// evaluation, reports) is source-blind.
+#include <torch/types.h>
+
+#include <array>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "deepl/data/dataset.h"
+
+namespace deepl::data {
+
+enum class SourceKind { kRegistered, kFolder, kIdx };
+
+/// How a picture is brought to the data set's image size.
+enum class ResizePolicy {
+  kFit,      // scaled to fit inside, aspect ratio kept, centred on black
+  kStretch,  // scaled to the size, aspect ratio ignored
+  kCrop,     // scaled to cover the size, aspect ratio kept, centre cropped
+};
+
+/// A folder with one sub-folder per class (class names = folder names, sorted), or with train/ and
+/// test/ (optionally val/) each holding class sub-folders.
+struct FolderSource {
+  std::filesystem::path path;
+  double test_fraction = 0.2;       // held out (stratified, by file name) when there is no test/
+  std::array<int64_t, 2> image_size{0, 0};  // [H, W]; 0: the most common size among the pictures
+  int64_t channels = 0;             // 1 or 3; 0: 3 if any picture has colour, else 1
+  ResizePolicy resize = ResizePolicy::kFit;
+  bool skip_bad_images = false;     // false: a picture that does not decode is an error naming it
+  std::filesystem::path cache_dir;  // "": <path>/.deepl-cache, else the user's cache folder
+};
+
+/// Two IDX image files and their label files (raw or gzip).
+struct IdxSource {
+  std::filesystem::path train_images, train_labels, test_images, test_labels;
+  std::vector<std::string> class_names;  // empty: "0".."K-1"
+};
+
+struct SourceOptions {
+  SourceKind kind = SourceKind::kRegistered;
+  std::string dataset;          // the registered name (kRegistered) or the kind's name
+  std::filesystem::path root;   // where registered sets live
+  FolderSource folder;
+  IdxSource idx;
+};
+
+/// Called as a folder's pictures decode: how many are done of how many.
+using LoadProgress = std::function<void(int64_t done, int64_t total)>;
+
+/// "folder", "idx", or a registered name -> its kind.
+SourceKind source_kind(const std::string& dataset);
+
+/// One split of the source. A folder without a test split holds out its
+/// test_fraction deterministically (the same files for every seed and run); a folder with val/
+/// puts its pictures last in the training split and names them in Dataset::validation.
+Dataset load_split(const SourceOptions& source, Split split, const LoadProgress& progress = {});
+
+/// Brings a decoded picture [C, h, w] (uint8) to [C, height, width] by `policy`: area averaging
+/// when shrinking, bilinear when growing; unchanged when already that size.
+torch::Tensor resize_picture(const torch::Tensor& image, int64_t height, int64_t width, ResizePolicy policy);
+
+}  // namespace deepl::data
