@@ -70,10 +70,10 @@ config::Experiment load_named_experiment(const std::string& config, const std::v
 
 /// Where a command's experiment comes from: --config, or --data (with --model), and --set.
 struct ExperimentArgs {
-  std::string config, data, model = "auto";
+  std::string config, data, model = "auto", target;
   std::vector<std::string> overrides;
 };
-/// Adds --config, --data, --model and --set; one of --config and --data is required.
+/// Adds --config, --data, --model, --target and --set; one of --config and --data is required.
 void add_experiment_options(CLI::App& app, ExperimentArgs& a);
 /// The experiment the options name, overrides applied and validated.
 config::Experiment load_experiment(const ExperimentArgs& a);

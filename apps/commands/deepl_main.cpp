@@ -30,17 +30,18 @@ void add_experiment_options(CLI::App& app, ExperimentArgs& a) {
   auto* config = app.add_option("--config,-c", a.config, kConfigHelp);
   auto* data = app.add_option("--data", a.data,
                               "train on your own data without a config: a folder of pictures in class sub-folders "
-                              "(or with train/ and test/), or a folder of IDX files; `deepl config show --data PATH` "
-                              "prints the config it stands for");
+                              "(or with train/ and test/), a folder of IDX files, or a .csv table (with --target); "
+                              "`deepl config show --data PATH` prints the config it stands for");
   config->excludes(data);
   app.add_option("--model", a.model, "with --data: the model type (default auto: one chosen for the data)")->needs(data);
+  app.add_option("--target", a.target, "with --data TABLE.csv: the label column")->needs(data);
   app.add_option("--set", a.overrides, "override a config key: --set optimizer.lr=0.01 (repeatable)");
 }
 
 config::Experiment load_experiment(const ExperimentArgs& a) {
   if (a.config.empty() && a.data.empty()) throw_usage("--config or --data is required");
   if (a.data.empty()) return load_named_experiment(a.config, a.overrides);
-  return config::resolve_experiment(config::config_for_data(a.data, a.model), a.overrides, "--data " + a.data);
+  return config::resolve_experiment(config::config_for_data(a.data, a.model, a.target), a.overrides, "--data " + a.data);
 }
 
 int deepl_main(int argc, char** argv, const ProgramHooks& hooks) {

@@ -5,7 +5,7 @@
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
-#include "deepl/core/csv.h"
+#include "deepl/io/csv_reader.h"
 #include "deepl/core/files.h"
 #include "deepl/eval/metrics.h"
 #include "deepl/run/reports.h"
@@ -29,10 +29,10 @@ struct RegressionData {
 RegressionData linear_data(const json& cfg, const std::optional<CsvSource>& csv) {
   RegressionData d;
   if (csv) {
-    const CsvTable table = read_csv(csv->file);
+    const io::CsvTable table = io::read_csv(csv->file);
     const auto origin = csv->file.string();
-    d.x = to_tensor(select_columns(table, csv->x, origin));
-    std::vector<std::vector<double>> y = select_columns(table, {csv->y}, origin);
+    d.x = to_tensor(io::select_columns(table, csv->x, origin));
+    std::vector<std::vector<double>> y = io::select_columns(table, {csv->y}, origin);
     d.y = to_tensor(y).flatten();
     d.x_names = csv->x;
     d.y_name = csv->y;
@@ -170,9 +170,9 @@ json run_logistic(const json& cfg, const fs::path& dir, const std::optional<CsvS
   torch::Tensor x, labels;
   std::vector<std::string> names = {"x1", "x2"};
   if (csv) {
-    const CsvTable table = read_csv(csv->file);
-    x = to_tensor(select_columns(table, csv->x, csv->file.string()));
-    labels = to_tensor(select_columns(table, {csv->y}, csv->file.string())).flatten();
+    const io::CsvTable table = io::read_csv(csv->file);
+    x = to_tensor(io::select_columns(table, csv->x, csv->file.string()));
+    labels = to_tensor(io::select_columns(table, {csv->y}, csv->file.string())).flatten();
     if (!torch::all((labels == 0) | (labels == 1)).item<bool>()) {
       throw_data(csv->file.string() + ": column \"" + csv->y + "\" must hold only 0 and 1");
     }

@@ -27,16 +27,20 @@ const std::vector<std::string> kMonitors = {"val_accuracy", "val_loss", "train_a
 // The `data` section: which data set, its split, batches, normalisation and augmentation.
 std::vector<Field> data_fields() {
   return {
-      choice("dataset", "mnist", {"mnist", "fashion-mnist", "folder", "idx"},
-             "data set to train on: a registered one, `folder` (pictures in class sub-folders at `path`) or `idx` "
-             "(the four IDX files below)"),
+      choice("dataset", "mnist", {"mnist", "fashion-mnist", "folder", "idx", "csv"},
+             "data set to train on: a registered one, `folder` (pictures in class sub-folders at `path`), `idx` "
+             "(the four IDX files below) or `csv` (a table at `path`)"),
       make_field("root", FieldType::kString, "", "where registered data sets live; empty: $DEEPL_DATA, else ./data"),
       make_field("path", FieldType::kString, "",
                  "folder: one sub-folder of pictures per class, or train/ and test/ (and optionally val/) each with "
-                 "class sub-folders"),
+                 "class sub-folders; csv: the table, a header line of column names then one row per example"),
       ranged(make_field("test_fraction", FieldType::kNumber, 0.2,
-                        "folder without test/: fraction of each class held out for the test, chosen by file name (the "
-                        "same files every run)"), 0.0, 0.9),
+                        "folder without test/, csv: fraction of each class held out for the test, chosen by file name "
+                        "or line number (the same every run)"), 0.0, 0.9),
+      make_field("target", FieldType::kString, "", "csv: the label column (text, or a few distinct integers)"),
+      make_field("features", FieldType::kAny, json::array(),
+                 "csv: the feature columns, numbers, standardised with the training rows' mean and std ([]: every "
+                 "column but the target)"),
       make_field("image_size", FieldType::kAny, "auto",
                  "folder: [height, width] every picture is brought to, or \"auto\": the most common size"),
       make_field("channels", FieldType::kAny, "auto", "folder: 1 (grayscale), 3 (RGB), or \"auto\": 3 if any picture has colour"),
@@ -293,6 +297,14 @@ void check_data_source(const json& data) {
     throw_usage("/data/class_names: expected a list of strings");
   }
   if (dataset == "folder" && data["path"] == "") throw_usage("/data/path: data.dataset \"folder\" needs the folder's path");
+  if (dataset == "csv" && data["path"] == "") throw_usage("/data/path: data.dataset \"csv\" needs the table's path");
+  if (dataset == "csv" && data["target"] == "") {
+    throw_usage("/data/target: data.dataset \"csv\" needs the label column's name (with --data: --target COLUMN)");
+  }
+  const auto& features = data["features"];
+  if (!features.is_array() || !std::all_of(features.begin(), features.end(), [](const json& v) { return v.is_string(); })) {
+    throw_usage("/data/features: expected a list of column names");
+  }
   if (dataset == "idx") {
     for (const char* key : {"train_images", "train_labels", "test_images", "test_labels"}) {
       if (data[key] == "") throw_usage(fmt::format("/data/{}: data.dataset \"idx\" needs its four files", key));
@@ -438,10 +450,14 @@ std::string run_name_for(const std::filesystem::path& path) {
 
 }  // namespace
 
-json config_for_data(const std::filesystem::path& path, const std::string& model_type) {
+json config_for_data(const std::filesystem::path& path, const std::string& model_type, const std::string& target) {
+  if (path.extension() == ".csv" || path.extension() == ".CSV") {
+    json data = {{"dataset", "csv"}, {"path", path.string()}, {"target", target}};
+    return {{"name", path.stem().string()}, {"data", data}, {"model", {{"type", model_type}}}};
+  }
   if (!std::filesystem::is_directory(path)) {
-    throw_usage(fmt::format("--data {}: expected a folder of pictures in class sub-folders, or a folder with IDX "
-                            "files (train-images, train-labels, t10k-images, t10k-labels)",
+    throw_usage(fmt::format("--data {}: expected a folder of pictures in class sub-folders, a folder with IDX "
+                            "files (train-images, train-labels, t10k-images, t10k-labels), or a .csv table",
                             path.string()));
   }
   json data = {{"path", path.string()}, {"dataset", "folder"}};

@@ -51,6 +51,15 @@ data::IdxSource idx_source(const json& d) {
   return s;
 }
 
+data::CsvSource csv_source(const json& d) {
+  data::CsvSource s;
+  s.path = d.at("path").get<std::string>();
+  s.target = d.at("target");
+  s.features = d.at("features").get<std::vector<std::string>>();
+  s.test_fraction = d.at("test_fraction");
+  return s;
+}
+
 DataPlan data_plan(const json& d) {
   DataPlan p;
   p.dataset = d.at("dataset");
@@ -60,6 +69,7 @@ DataPlan data_plan(const json& d) {
   p.source.root = p.root;
   if (p.source.kind == data::SourceKind::kFolder) p.source.folder = folder_source(d);
   if (p.source.kind == data::SourceKind::kIdx) p.source.idx = idx_source(d);
+  if (p.source.kind == data::SourceKind::kCsv) p.source.csv = csv_source(d);
   p.val_fraction = d.at("val_fraction");
   p.stratified = d.at("stratified");
   p.train_limit = d.at("train_limit");

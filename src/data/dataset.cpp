@@ -34,6 +34,7 @@ std::filesystem::path find_file(const std::filesystem::path& dir, const std::str
 }  // namespace
 
 std::vector<int64_t> Dataset::image_shape() const {
+  if (images.dim() == 2) return {1, 1, images.size(1)};
   if (images.dim() == 3) return {1, images.size(1), images.size(2)};
   return {images.size(1), images.size(2), images.size(3)};
 }

@@ -6,6 +6,7 @@
 #include "deepl/core/error.h"
 #include "deepl/data/idx.h"
 #include "folder_source.h"
+#include "table_source.h"
 
 namespace deepl::data {
 
@@ -36,6 +37,7 @@ Dataset idx_split(const IdxSource& s, Split split) {
 SourceKind source_kind(const std::string& dataset) {
   if (dataset == "folder") return SourceKind::kFolder;
   if (dataset == "idx") return SourceKind::kIdx;
+  if (dataset == "csv") return SourceKind::kCsv;
   return SourceKind::kRegistered;
 }
 
@@ -43,6 +45,7 @@ Dataset load_split(const SourceOptions& source, Split split, const LoadProgress&
   switch (source.kind) {
     case SourceKind::kFolder: return folder_split(source.folder, split, progress);
     case SourceKind::kIdx: return idx_split(source.idx, split);
+    case SourceKind::kCsv: return csv_split(source.csv, split);
     case SourceKind::kRegistered: break;
   }
   return load_dataset(source.dataset, split, source.root);

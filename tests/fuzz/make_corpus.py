@@ -68,6 +68,12 @@ def csv_corpus():
     out("csv", "xy.csv", b"x,y\n0,1\n1,3.5\n2,6\n")
     out("csv", "three.csv", b"x1,x2,y\n-1.5,2e-3,0\n 4 , 5 ,1\n")
     out("csv", "crlf.csv", b"a,b\r\n1,2\r\n")
+    # tables for the csv data source: text and integer labels, quoting, a ragged row, a bad number
+    out("csv", "labels.csv", b"a,b,y\n1,2,cat\n3,4,dog\n5,6,cat\n7,8,dog\n9,10,\"bird, small\"\n")
+    out("csv", "quoted.csv", b'"a ""x""",y\r\n"1.5",0\r\n"-2e3",1\r\n3,1\r\n')
+    out("csv", "ragged.csv", b"a,b,y\n1,2,0\n3,1\n")
+    out("csv", "missing.csv", b"a,y\n,0\n1,1\n")
+    out("csv", "unclosed.csv", b'a,y\n"1,0\n')
 
 
 def pth_corpus():

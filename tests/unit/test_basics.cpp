@@ -2,7 +2,7 @@
 
 #include "../test_util.h"
 #include "deepl/basics/basics.h"
-#include "deepl/core/csv.h"
+#include "deepl/io/csv_reader.h"
 #include "deepl/core/files.h"
 #include "deepl/core/json_util.h"
 
@@ -94,14 +94,14 @@ TEST(Basics, CsvErrorsNameFileLineAndColumn) {
   write_file_atomic(dir / "ok.csv", "a,b,target\n1,2,3\n4,5,6\n");
   write_file_atomic(dir / "bad.csv", "a,b,target\n1,2,3\n4,x,6\n");
   write_file_atomic(dir / "short.csv", "a,b\n1\n");
-  const auto table = deepl::read_csv(dir / "ok.csv");
+  const auto table = deepl::io::read_csv(dir / "ok.csv");
   EXPECT_EQ(table.rows.size(), 2u);
-  EXPECT_EQ(deepl::select_columns(table, {"target", "a"}, "ok.csv")[1], (std::vector<double>{6, 4}));
-  EXPECT_EQ(error_message([&] { deepl::read_csv(dir / "bad.csv"); }),
+  EXPECT_EQ(deepl::io::select_columns(table, {"target", "a"}, "ok.csv")[1], (std::vector<double>{6, 4}));
+  EXPECT_EQ(error_message([&] { deepl::io::read_csv(dir / "bad.csv"); }),
             (dir / "bad.csv").string() + ":3: column \"b\": \"x\" is not a number");
-  EXPECT_NE(error_message([&] { deepl::read_csv(dir / "short.csv"); }).find(":2: 1 cells, the header has 2"),
+  EXPECT_NE(error_message([&] { deepl::io::read_csv(dir / "short.csv"); }).find(":2: 1 cells, the header has 2"),
             std::string::npos);
-  EXPECT_EQ(error_message([&] { deepl::select_columns(table, {"c"}, "ok.csv"); }),
+  EXPECT_EQ(error_message([&] { deepl::io::select_columns(table, {"c"}, "ok.csv"); }),
             "ok.csv: no column \"c\" (columns: a, b, target)");
 }
 

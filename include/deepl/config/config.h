@@ -35,10 +35,12 @@ Experiment resolve_experiment(nlohmann::json raw, const std::vector<std::string>
 /// Applies "a.b.c=value" to raw JSON; value is parsed as JSON when it parses, else kept as a string.
 void apply_override(nlohmann::json& raw, const std::string& assignment);
 /// The raw config `deepl train --data PATH` trains: a folder of class sub-folders (data.dataset
-/// "folder"), or a folder holding IDX files named as MNIST's (*train-images*, *train-labels*,
-/// *t10k-images* or *test-images*, *t10k-labels* or *test-labels*: "idx"); named after the folder,
-/// with `model_type` ("auto" unless given). Throws a usage error naming the path otherwise.
-nlohmann::json config_for_data(const std::filesystem::path& path, const std::string& model_type = kAutoModel);
+/// "folder"), a folder holding IDX files named as MNIST's (*train-images*, *train-labels*,
+/// *t10k-images* or *test-images*, *t10k-labels* or *test-labels*: "idx"), or a .csv file ("csv",
+/// labelled by its `target` column); named after the folder or file, with `model_type` ("auto"
+/// unless given). Throws a usage error naming the path otherwise.
+nlohmann::json config_for_data(const std::filesystem::path& path, const std::string& model_type = kAutoModel,
+                               const std::string& target = "");
 /// Markdown reference table of every key, generated from the schema (docs/config.md embeds it).
 std::string reference_markdown();
 

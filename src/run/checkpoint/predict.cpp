@@ -1,4 +1,5 @@
-// `deepl predict`: a checkpoint's top-k classes for IDX files, image files and folders of images.
+// `deepl predict`: a checkpoint's top-k classes for IDX files, image files and folders of images,
+// or, for a model trained on a table, the rows of a CSV file.
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
@@ -33,7 +34,8 @@ class Predictor {
     if (options.format == "table") out_ << fmt::format("{:<40} {}\n", "input", "top classes (probability)");
   }
 
-  // `images`: uint8 [N, C, H, W] as the model takes them; `inputs`: what to call each in the output.
+  // `images`: uint8 [N, C, H, W] as the model takes them, or a table's standardised float [N, F];
+  // `inputs`: what to call each in the output.
   void predict(const torch::Tensor& images, const std::vector<json>& inputs) {
     if (images.size(0) == 0) return;
     const data::Dataset dataset{"input", images, torch::zeros({images.size(0)}, torch::kInt64), m_.stats.class_names};
@@ -166,6 +168,24 @@ PredictSummary predict_images(const fs::path& input, Predictor& predictor, const
   return summary;
 }
 
+// A CSV file's rows for a model trained on a table: its feature columns by name, standardised as in
+// training; each row's output is named by its position below the header (from 0).
+PredictSummary predict_table(const fs::path& input, Predictor& predictor, const LoadedModel& m) {
+  if (fs::is_directory(input) || data::is_image_file(input)) {
+    throw_usage(fmt::format("{}: this checkpoint's model was trained on a table; give it a CSV file with the columns {}",
+                            input.string(), fmt::join(m.stats.features, ", ")));
+  }
+  const torch::Tensor rows =
+      data::csv_feature_rows(input, m.stats.features, m.stats.normalization.mean, m.stats.normalization.std);
+  for (int64_t start = 0; start < rows.size(0); start += kBatch) {
+    const torch::Tensor chunk = rows.narrow(0, start, std::min(kBatch, rows.size(0) - start));
+    std::vector<json> indices;
+    for (int64_t i = 0; i < chunk.size(0); ++i) indices.emplace_back(start + i);
+    predictor.predict(chunk, indices);
+  }
+  return {predictor.predicted(), 0};
+}
+
 }  // namespace
 
 PredictSummary predict(const fs::path& checkpoint, const fs::path& input, const PredictOptions& options,
@@ -176,10 +196,15 @@ PredictSummary predict(const fs::path& checkpoint, const fs::path& input, const 
   data::parse_invert(options.invert);  // a bad value is refused before any work
   const LoadedModel m = load_model_from_checkpoint(checkpoint);
   Predictor predictor(m, options, out);
+  const bool table = !m.stats.features.empty();
+  if (!table && input.extension() == ".csv") {
+    throw_usage(input.string() + ": a table; this checkpoint's model was trained on pictures (give it images or IDX files)");
+  }
   const bool images = fs::is_directory(input) || data::is_image_file(input);
-  const PredictSummary summary =
-      images ? predict_images(input, predictor, m, options) : predict_idx(input, predictor, m, options);
-  spdlog::info("predicted {} image(s) from {}{}{}", summary.predicted, input.string(),
+  const PredictSummary summary = table    ? predict_table(input, predictor, m)
+                                 : images ? predict_images(input, predictor, m, options)
+                                          : predict_idx(input, predictor, m, options);
+  spdlog::info("predicted {} {} from {}{}{}", summary.predicted, table ? "row(s)" : "image(s)", input.string(),
                summary.failed ? fmt::format(", {} could not be read", summary.failed) : "",
                options.save_inputs ? ", model inputs written to " + options.save_inputs->string() : "");
   return summary;

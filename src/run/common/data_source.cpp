@@ -46,11 +46,16 @@ DataStats shape_of_data(const config::ExperimentPlan& plan) {
     const data::Dataset train = load_plan_split(plan.data, data::Split::kTrain, true);
     stats.input_shape = train.image_shape();
     stats.class_names = train.class_names;
+    stats.features = train.feature_names;
   }
   return stats;
 }
 
 ModelChoice choose_model(const DataStats& stats) {
+  if (!stats.features.empty()) {
+    return {{{"type", "mlp"}, {"hidden", json::array({128})}},
+            fmt::format("a table of {} feature columns: an MLP with one hidden layer of 128", stats.features.size())};
+  }
   const int64_t channels = stats.input_shape.at(0), side = std::max(stats.input_shape.at(1), stats.input_shape.at(2));
   if (channels == 1 && side <= 32) {
     return {{{"type", "cnn"},

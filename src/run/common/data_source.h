@@ -20,8 +20,8 @@ data::SplitIndices validation_split(const data::Dataset& train, const config::Ex
 /// model is sized from.
 DataStats shape_of_data(const config::ExperimentPlan& plan);
 
-/// The model auto picks for data of this shape, and why: the notebook's CNN for small grayscale
-/// pictures, else a ResNet (with a downsampling stem above 64 pixels).
+/// The model auto picks for data of this shape, and why: an MLP for a table, the notebook's CNN
+/// for small grayscale pictures, else a ResNet (with a downsampling stem above 64 pixels).
 struct ModelChoice {
   nlohmann::json model;  // the `model` section
   std::string reason;

@@ -19,10 +19,11 @@ struct DataStats {
   data::Normalization normalization;
   std::vector<int64_t> input_shape;  // [C, H, W]
   std::vector<std::string> class_names;
+  std::vector<std::string> features;  // a table's feature columns (normalization: theirs); empty for pictures
 
   nlohmann::json to_json() const {
     return {{"dataset", dataset},        {"mean", normalization.mean}, {"std", normalization.std},
-            {"input_shape", input_shape}, {"class_names", class_names}};
+            {"input_shape", input_shape}, {"class_names", class_names}, {"features", features}};
   }
   static DataStats from_json(const nlohmann::json& j, const std::string& origin) {
     try {
@@ -32,6 +33,7 @@ struct DataStats {
       s.normalization.std = j.at("std").get<std::vector<double>>();
       s.input_shape = j.at("input_shape").get<std::vector<int64_t>>();
       s.class_names = j.at("class_names").get<std::vector<std::string>>();
+      s.features = j.value("features", std::vector<std::string>{});
       return s;
     } catch (const nlohmann::json::exception& e) {
       throw_data(origin + ": checkpoint metadata lacks the data statistics (" + e.what() + ")");

@@ -74,7 +74,7 @@ void write_evaluation_reports(const fs::path& dir, const eval::Evaluation& e, co
   write_file_atomic(dir / "confusion_matrix.csv", eval::confusion_to_csv(e.metrics.confusion, dataset.class_names));
   report::write_confusion_matrix_png(dir / "confusion_matrix.png", flat_counts(e.metrics.confusion), dataset.class_names,
                                      fmt::format("{} (accuracy {:.4f})", title, e.metrics.accuracy));
-  write_misclassified(dir / "misclassified.png", e, dataset);
+  if (dataset.feature_names.empty()) write_misclassified(dir / "misclassified.png", e, dataset);  // tables have no pictures
 }
 
 }  // namespace deepl::run

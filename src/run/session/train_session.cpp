@@ -49,6 +49,7 @@ fs::path where_from(const config::DataPlan& d) {
   switch (d.source.kind) {
     case data::SourceKind::kFolder: return d.source.folder.path;
     case data::SourceKind::kIdx: return d.source.idx.train_images.parent_path();
+    case data::SourceKind::kCsv: return d.source.csv.path;
     case data::SourceKind::kRegistered: break;
   }
   return d.root;
@@ -72,9 +73,11 @@ PreparedData prepare_data(const config::ExperimentPlan& plan, bool quiet) {
   p.split = validation_split(p.train, plan);
   if (d.train_limit > 0 && d.train_limit < p.split.train.numel()) p.split.train = p.split.train.slice(0, 0, d.train_limit);
   p.stats.dataset = d.dataset;
-  p.stats.normalization = choose_normalization(d, p.train, p.split.train);
+  p.stats.normalization = p.train.feature_names.empty() ? choose_normalization(d, p.train, p.split.train)
+                                                         : data::Normalization{p.train.feature_mean, p.train.feature_std};
   p.stats.input_shape = p.train.image_shape();
   p.stats.class_names = p.train.class_names;
+  p.stats.features = p.train.feature_names;
   spdlog::info("data: {} from {}: {} train / {} validation / {} test examples, {} classes, input {}", d.dataset,
                where_from(d).string(), p.split.train.numel(), p.split.val.numel(), p.test.size(), p.train.num_classes(),
                fmt::join(p.stats.input_shape, "x"));
