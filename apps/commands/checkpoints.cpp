@@ -27,6 +27,7 @@ struct PredictArgs {
 
 struct ExportArgs {
   std::string checkpoint, out;
+  std::string format = "pth";
 };
 
 int evaluate(const EvalArgs& a) {
@@ -98,14 +99,24 @@ Subcommand predict_command() {
 }
 
 Subcommand export_command() {
-  return {"export", "write a checkpoint's weights as a PyTorch state dict (.pth)",
+  return {"export", "write a checkpoint's model for use outside deepl: a PyTorch state dict (.pth) or an ONNX model",
           [](CLI::App& app, const Invocation&) -> Runner {
             auto a = std::make_shared<ExportArgs>();
             app.add_option("--checkpoint", a->checkpoint, "checkpoint file")->required()->check(CLI::ExistingFile);
-            app.add_option("--out", a->out, "output .pth file")->required();
+            app.add_option("--out", a->out, "output file (.pth or .onnx)")->required();
+            app.add_option("--format", a->format,
+                           "pth: the weights, for load_state_dict in Python; onnx: the model in eval mode with its "
+                           "input normalisation (opset 13, dynamic batch), for onnxruntime and other ONNX runtimes")
+                ->check(CLI::IsMember({"pth", "onnx"}));
             return [a] {
-              run::export_weights(a->checkpoint, a->out);
-              fmt::print("wrote {} (load in Python with torch.load and load_state_dict)\n", a->out);
+              if (a->format == "onnx") {
+                run::export_onnx(a->checkpoint, a->out);
+                fmt::print("wrote {} (input \"input\", output \"logits\"; class names and input spec in its metadata)\n",
+                           a->out);
+              } else {
+                run::export_weights(a->checkpoint, a->out);
+                fmt::print("wrote {} (load in Python with torch.load and load_state_dict)\n", a->out);
+              }
               return 0;
             };
           }};

@@ -49,6 +49,12 @@ PredictSummary predict(const std::filesystem::path& checkpoint, const std::files
 /// PyTorch model's load_state_dict(strict=True) accepts it).
 void export_weights(const std::filesystem::path& checkpoint, const std::filesystem::path& out);
 
+/// Writes a checkpoint's model as an ONNX file (opset 13, models::to_onnx): input "input" (float
+/// pixels 0..255 as [N, C, H, W], or a table's raw feature columns as [N, F]) with the checkpoint's
+/// normalisation folded into the graph, output "logits"; class names, input spec and provenance in
+/// the metadata. A model with a layer ONNX cannot express is refused by name and no file is written.
+void export_onnx(const std::filesystem::path& checkpoint, const std::filesystem::path& out);
+
 /// The layer table of the experiment's model (shapes, parameters, FLOPs).
 std::string model_summary(const config::Experiment& experiment);
 

@@ -1,13 +1,15 @@
-// Using a run's checkpoint after training: evaluate, export; and the model summary (predict.cpp predicts).
+// Using a run's checkpoint after training: evaluate, export (.pth, ONNX); and the model summary (predict.cpp predicts).
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
 #include "deepl/core/device.h"
 #include "deepl/core/error.h"
+#include "deepl/core/files.h"
 #include "deepl/core/runtime.h"
 #include "deepl/eval/inference.h"
 #include "deepl/io/pytorch_file.h"
+#include "deepl/models/onnx_export.h"
 #include "deepl/models/summary.h"
 #include "deepl/run/checkpoint_use.h"
 #include "deepl/run/reports.h"
@@ -84,6 +86,42 @@ eval::Metrics evaluate_checkpoint(const fs::path& checkpoint, const EvalOptions&
 void export_weights(const fs::path& checkpoint, const fs::path& out) {
   const LoadedModel m = load_model_from_checkpoint(checkpoint);  // checks the weights fit the model
   io::write_state_dict(out, train::model_state_dict(*m.model));
+}
+
+namespace {
+
+json onnx_input_spec(const DataStats& stats) {
+  if (!stats.features.empty()) {
+    return {{"layout", "NF"}, {"features", stats.features}, {"values", "the raw feature values, as in the CSV"}};
+  }
+  return {{"layout", "NCHW"},
+          {"shape", stats.input_shape},
+          {"values", "pixel values 0..255 as float, framed as the training data (size, channels)"}};
+}
+
+}  // namespace
+
+void export_onnx(const fs::path& checkpoint, const fs::path& out) {
+  const LoadedModel m = load_model_from_checkpoint(checkpoint);
+  models::OnnxExportOptions o;
+  o.input.table = !m.stats.features.empty();
+  o.input.shape = o.input.table ? std::vector<int64_t>{static_cast<int64_t>(m.stats.features.size())} : m.stats.input_shape;
+  o.input.mean = m.stats.normalization.mean;
+  o.input.std = m.stats.normalization.std;
+  o.task = m.plan.model.task;
+  o.graph_name = m.plan.name();
+  o.metadata = {{"deepl_version", deepl_version()},
+                {"model_type", m.plan.model.type},
+                {"task", o.task == models::Task::kBinary ? "binary (one logit: sigmoid > 0.5 is class 1)"
+                                                        : "classification (logits: softmax gives the class probabilities)"},
+                {"class_names", json(m.stats.class_names).dump()},
+                {"input", onnx_input_spec(m.stats).dump()},
+                {"normalization", json{{"folded_into_graph", true},
+                                       {"mean", m.stats.normalization.mean},
+                                       {"std", m.stats.normalization.std}}
+                                      .dump()},
+                {"checkpoint", fs::absolute(checkpoint).string()}};
+  write_file_atomic(out, io::onnx::serialize(models::to_onnx(*m.model, o)));
 }
 
 std::string model_summary(const config::Experiment& exp) {

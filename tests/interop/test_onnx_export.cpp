@@ -1,0 +1,123 @@
+// ONNX export checked by ONNX's own tools (tests/interop/check_onnx.py, Debian's python3-onnx):
+// every built-in model type, with batch norm, pooling, dropout, GELU and residual additions
+// inside, is accepted by onnx.checker's full check; where the machine has an ONNX runtime deepl
+// did not write (onnx.reference, onnxruntime: Debian 13), it gives deepl's logits within 1e-4.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cstdio>
+
+#include "../test_util.h"
+#include "deepl/config/config.h"
+#include "deepl/core/error.h"
+#include "deepl/core/files.h"
+#include "deepl/io/pytorch_file.h"
+#include "deepl/models/onnx_export.h"
+#include "deepl/models/registry.h"
+
+using namespace deepl;
+using deepl::testing::error_message;
+using deepl::testing::TempDir;
+using nlohmann::json;
+
+namespace {
+
+const std::filesystem::path kSource = DEEPL_SOURCE_DIR;
+
+struct Case {
+  std::string name;
+  json model;
+  models::InputSpec spec;
+};
+
+std::shared_ptr<models::NetworkImpl> build(const json& model, const models::InputSpec& spec) {
+  const auto exp = config::resolve_experiment({{"name", "m"}, {"model", model}});
+  return models::build_model(exp.json["model"], spec);
+}
+
+// Running statistics and affine parameters away from 1 and 0, so an exported batch norm that
+// ignored any of them would change the logits.
+void vary_batch_norms(models::NetworkImpl& net) {
+  torch::NoGradGuard no_grad;
+  for (const auto& m : net.modules()) {
+    if (auto* bn = m->as<torch::nn::BatchNorm2d>()) {
+      bn->running_mean.uniform_(-0.5, 0.5);
+      bn->running_var.uniform_(0.5, 2.0);
+      bn->weight.uniform_(0.5, 1.5);
+      bn->bias.uniform_(-0.2, 0.2);
+    }
+  }
+}
+
+std::string check_onnx(const std::filesystem::path& model, const std::filesystem::path& expected, int* code) {
+  const std::string cmd = "/usr/bin/python3 '" + (kSource / "tests/interop/check_onnx.py").string() + "' '" +
+                          model.string() + "' '" + expected.string() + "' 2>&1";
+  FILE* pipe = ::popen(cmd.c_str(), "r");
+  std::string out;
+  char buf[4096];
+  for (size_t n; (n = std::fread(buf, 1, sizeof buf, pipe)) > 0;) out.append(buf, n);
+  const int status = ::pclose(pipe);
+  *code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return out;
+}
+
+// Exports `net`, and writes what deepl computes for 5 random pictures: the loader's
+// normalisation, then the network in eval mode.
+void export_with_expected_logits(models::NetworkImpl& net, const models::InputSpec& spec,
+                                 const std::filesystem::path& stem) {
+  models::OnnxExportOptions o;
+  o.input.shape = {spec.channels, spec.height, spec.width};
+  o.input.mean = std::vector<double>(static_cast<size_t>(spec.channels), 0.3);
+  o.input.std = std::vector<double>(static_cast<size_t>(spec.channels), 0.25);
+  o.metadata = {{"class_names", "[]"}};
+  write_file_atomic(stem.string() + ".onnx", io::onnx::serialize(models::to_onnx(net, o)));
+  const torch::Tensor pixels = torch::randint(0, 256, {5, spec.channels, spec.height, spec.width}).to(torch::kFloat32);
+  net.eval();
+  torch::NoGradGuard no_grad;
+  const torch::Tensor logits = net.forward(pixels * static_cast<float>(1.0 / (255.0 * 0.25)) + static_cast<float>(-0.3 / 0.25));
+  io::write_state_dict(stem.string() + ".pth", {{"input", pixels}, {"logits", logits}});
+}
+
+TEST(OnnxExport, EveryModelTypeIsAcceptedByOnnxsCheckerAndGivesDeeplsLogits) {
+  const std::vector<Case> cases = {
+      {"linear", {{"type", "linear"}}, {1, 28, 28, 10}},
+      {"logistic", {{"type", "logistic"}}, {1, 8, 8, 2}},
+      {"mlp_gelu_dropout", {{"type", "mlp"}, {"hidden", {32, 16}}, {"activation", "gelu"}, {"dropout", 0.3}}, {3, 12, 10, 5}},
+      {"cnn_notebook", json::parse(R"({"type": "cnn", "blocks": [{"convs": [{"out_channels": 8}, {"out_channels": 8}],
+                                       "pool": 2}]})"),
+       {1, 28, 28, 10}},
+      {"cnn_batch_norm_avg_pool",
+       json::parse(R"({"type": "cnn", "blocks": [{"convs": [{"out_channels": 8, "padding": 1}], "batch_norm": true,
+                     "pool": 2, "pool_type": "avg", "activation": "leaky_relu", "dropout": 0.2}], "hidden": [16],
+                     "dropout": 0.1})"),
+       {3, 16, 16, 4}},
+      {"resnet", {{"type", "resnet"}}, {3, 32, 32, 10}},
+      {"resnet_preact_stem_pool", {{"type", "resnet"}, {"preact", true}, {"stem_pool", true}, {"stem_stride", 2}},
+       {1, 64, 48, 7}},
+      {"vgg11_bn", {{"type", "vgg"}, {"depth", 11}, {"batch_norm", true}, {"hidden", {16, 16}}}, {3, 32, 32, 10}},
+  };
+  TempDir dir;
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    torch::manual_seed(0);
+    auto net = build(c.model, c.spec);
+    vary_batch_norms(*net);
+    export_with_expected_logits(*net, c.spec, dir / c.name);
+    int code = 0;
+    const std::string out = check_onnx(dir / (c.name + ".onnx"), dir / (c.name + ".pth"), &code);
+    EXPECT_EQ(code, 0) << out;
+    EXPECT_NE(out.find("checker (full_check) accepts it"), std::string::npos) << out;
+    std::printf("%s", out.c_str());
+  }
+}
+
+TEST(OnnxExport, ALayerWithoutATranslationIsRefusedByName) {
+  const models::InputSpec spec{1, 28, 28, 10};
+  auto vgg = build({{"type", "vgg"}, {"depth", 11}, {"hidden", {16}}, {"input_size", 32}}, spec);
+  models::OnnxExportOptions o;
+  o.input.shape = {1, 28, 28};
+  EXPECT_NE(error_message([&] { models::to_onnx(*vgg, o); }).find("onnx export: layer adapter.0"), std::string::npos);
+  EXPECT_TRUE(vgg->is_training());  // the mode is restored after a refusal
+}
+
+}  // namespace
