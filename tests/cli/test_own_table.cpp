@@ -10,6 +10,8 @@
 #include "deepl/core/json_util.h"
 
 using namespace deepl;
+using deepl::testing::history_without_timings;
+using deepl::testing::max_abs_difference;
 using deepl::testing::run_deepl;
 using deepl::testing::TempDir;
 using nlohmann::json;
@@ -130,6 +132,40 @@ TEST_F(OwnTable, BadTablesStopBeforeAnyRunFolderNamingLineAndColumn) {
                              quoted(tmp / "run"));
   EXPECT_EQ(cnn.code, 2) << cnn.output;
   EXPECT_FALSE(fs::exists(tmp / "run"));
+}
+
+TEST_F(OwnTable, ResumeTwoProcessesAndSweepsTakeATableAsAnyDataSet) {
+  TempDir tmp;
+  const std::string train = "train -q --data " + quoted(*dir_ / "flowers.csv") + " --target species --set threads=1 ";
+  ASSERT_EQ(run_deepl(train + "--set train.epochs=4 --out " + quoted(tmp / "straight")).code, 0);
+  ASSERT_EQ(run_deepl(train + "--set train.epochs=2 --out " + quoted(tmp / "resumed")).code, 0);
+  const auto resumed = run_deepl(train + "--set train.epochs=4 --out " + quoted(tmp / "resumed") + " --resume " +
+                                 quoted(tmp / "resumed/checkpoints/last.pt"));
+  ASSERT_EQ(resumed.code, 0) << resumed.output;
+  EXPECT_EQ(history_without_timings(tmp / "straight"), history_without_timings(tmp / "resumed"));
+
+  const auto pair = run_deepl(train + "--set train.epochs=4 --nproc 2 --out " + quoted(tmp / "pair"));
+  ASSERT_EQ(pair.code, 0) << pair.output;
+  EXPECT_LE(max_abs_difference(tmp / "straight/checkpoints/last.pt", tmp / "pair/checkpoints/last.pt"), 1e-5);
+
+  const auto show = run_deepl("config show --data " + quoted(*dir_ / "flowers.csv") + " --target species");
+  ASSERT_EQ(show.code, 0) << show.output;
+  write_file_atomic(tmp / "flowers.json", show.output);
+  write_file_atomic(tmp / "sweep.json",
+                    json{{"experiment", (tmp / "flowers.json").string()},
+                         {"set", {{"train.epochs", 2}, {"threads", 1}}},
+                         {"space", {{"optimizer.lr", {0.001, 0.01}}}},
+                         {"method", "grid"},
+                         {"jobs", 1}}
+                        .dump());
+  const auto sweep = run_deepl("sweep -q -c " + quoted(tmp / "sweep.json") + " --out " + quoted(tmp / "sweep"));
+  ASSERT_EQ(sweep.code, 0) << sweep.output;
+  const std::string summary = read_file(tmp / "sweep/summary.md");
+  size_t finished = 0;
+  for (size_t at = summary.find("| finished |"); at != std::string::npos; at = summary.find("| finished |", at + 1)) {
+    ++finished;
+  }
+  EXPECT_EQ(finished, 2u) << summary;
 }
 
 }  // namespace
