@@ -1,15 +1,18 @@
 #!/usr/bin/python3
 """Accuracy baselines for "your own data": deepl against scikit-learn on the same data and split.
 
-    /usr/bin/python3 bench/sklearn_tables.py [--work /tmp/deepl-sklearn-bench] [--sets digits,wine,breast_cancer]
-                                             [--out DIR] [--build build]
+    /usr/bin/python3 bench/sklearn_tables.py [--work /tmp/deepl-sklearn-bench]
+                                             [--sets digits,wine,breast_cancer,diabetes] [--out DIR] [--build build]
 
-Three data sets shipped with python3-sklearn, exported under --work as a user would have them:
+Four data sets shipped with python3-sklearn, exported under --work as a user would have them:
 - digits: UCI digits (load_digits: 1,797 8x8 grayscale pictures, values 0..16 scaled to 0..255) as a
   folder of PNGs, one sub-folder per digit "0".."9"; `deepl train --data DIR`.
 - wine (load_wine: 178 rows, 13 measurements, 3 cultivars) and breast_cancer (load_breast_cancer:
   569 rows, 30 measurements, malignant/benign) as CSV files with a header line and the class name
   in a text column "class"; `deepl train --data FILE.csv --target class`.
+- diabetes (load_diabetes: 442 rows, 10 measurements, a disease progression score 25..346) as a CSV
+  with the score in a column "progression": a regression (data.task auto sees a quantity); scored by
+  R2 against LinearRegression, Ridge and MLPRegressor.
 deepl trains each twice, `--model linear` (multinomial logistic regression) and `--model mlp` (one
 hidden layer of 128), with 2 threads, its default test split (test_fraction 0.2 by file name or line number) and one
 recipe for all three sets (RECIPES), fitted as scikit-learn fits: on every non-test example, with an
@@ -17,8 +20,8 @@ L2 penalty, the last epoch tested. Then the run's data_files.json
 gives the exact split, and scikit-learn's LogisticRegression(max_iter=5000) and
 MLPClassifier(hidden_layer_sizes=(128,), max_iter=2000, random_state=0) are fitted on the same
 examples and scored on deepl's test examples (pictures: pixels / 255; tables:
-StandardScaler fitted on the same rows, as deepl standardises). Reports the test accuracies and the
-wall seconds of each.
+StandardScaler fitted on the same rows, as deepl standardises). Reports the test accuracies (R2 for
+diabetes) and the wall seconds of each.
 
 Writes results.md and results.json to --out (default bench/results/sklearn-baselines). Needs
 python3-sklearn, python3-pil and python3-numpy (Debian).
@@ -66,16 +69,18 @@ def export_digits(work):
     return folder
 
 
-def export_table(work, name):
-    """An sklearn table as NAME.csv: its feature names, then "class" holding the class's name."""
+def export_table(work, name, target="class"):
+    """An sklearn table as NAME.csv: its feature names, then the target column (a class's name, or
+    the number of a regression)."""
     from sklearn import datasets
     bunch = getattr(datasets, f"load_{name}")()
     path = os.path.join(work, f"{name}.csv")
     with open(path, "w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(list(bunch.feature_names) + ["class"])
+        writer.writerow(list(bunch.feature_names) + [target])
         for x, y in zip(bunch.data, bunch.target):
-            writer.writerow([repr(float(v)) for v in x] + [str(bunch.target_names[y])])
+            label = repr(float(y)) if target != "class" else str(bunch.target_names[y])
+            writer.writerow([repr(float(v)) for v in x] + [label])
     return path
 
 
@@ -87,11 +92,15 @@ def picture_features(folder, files):
 
 
 def table_features(path, rows):
-    """The listed rows ("NAME.csv:LINE", one record per line) as features and class names."""
+    """The listed rows ("NAME.csv:LINE", one record per line) as features and targets (class names,
+    or numbers for a regression)."""
     with open(path, newline="") as f:
         records = list(csv.reader(f))
     picked = [records[int(r.rsplit(":", 1)[1]) - 1] for r in rows]
-    return np.array([[float(v) for v in p[:-1]] for p in picked]), np.array([p[-1] for p in picked])
+    targets = np.array([p[-1] for p in picked])
+    if records[0][-1] != "class":
+        targets = targets.astype(np.float64)
+    return np.array([[float(v) for v in p[:-1]] for p in picked]), targets
 
 
 DATA_SETS = {
@@ -101,6 +110,9 @@ DATA_SETS = {
              "args": ["--target", "class"], "what": "wine (load_wine) as a CSV table, 13 columns"},
     "breast_cancer": {"make": lambda work: export_table(work, "breast_cancer"), "features": table_features,
                       "args": ["--target", "class"], "what": "breast cancer (load_breast_cancer) as a CSV table, 30 columns"},
+    "diabetes": {"make": lambda work: export_table(work, "diabetes", "progression"), "features": table_features,
+                 "args": ["--target", "progression"], "regression": True,
+                 "what": "diabetes (load_diabetes) as a CSV table, 10 columns and the progression score: a regression"},
 }
 
 
@@ -117,7 +129,8 @@ def machine(build):
 
 
 def train_deepl(build, data, extra_args, recipe, model, run_dir):
-    """`deepl train --data` with the recipe; returns test accuracy, seconds and the split's examples."""
+    """`deepl train --data` with the recipe; returns the test score (accuracy, or a regression's R2),
+    seconds and the split's examples."""
     shutil.rmtree(run_dir, ignore_errors=True)
     sets = [f"threads={THREADS}"] + recipe
     start = time.perf_counter()
@@ -128,20 +141,32 @@ def train_deepl(build, data, extra_args, recipe, model, run_dir):
         metrics = json.load(f)
     with open(os.path.join(run_dir, "data_files.json")) as f:
         files = json.load(f)
-    return {"accuracy": metrics["accuracy"], "seconds": seconds, "recipe": sets}, files
+    score = metrics["r2"] if "r2" in metrics else metrics["accuracy"]
+    return {"score": score, "seconds": seconds, "recipe": sets}, files
 
 
 # ---------------------------------------------------------------- scikit-learn
 def fit_sklearn(estimator, train, test):
+    """Fits on train, scores on test: accuracy for a classifier, R2 for a regressor."""
     start = time.perf_counter()
     estimator.fit(*train)
-    accuracy = float(estimator.score(*test))
-    return {"accuracy": accuracy, "seconds": time.perf_counter() - start}
+    score = float(estimator.score(*test))
+    return {"score": score, "seconds": time.perf_counter() - start}
 
 
-def sklearn_rows(features, data, files, standardise):
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.neural_network import MLPClassifier
+def sklearn_estimators(regression):
+    from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
+    from sklearn.neural_network import MLPClassifier, MLPRegressor
+    if regression:
+        return {"sklearn LinearRegression()": LinearRegression(), "sklearn Ridge(alpha=1.0)": Ridge(alpha=1.0),
+                "sklearn MLPRegressor((128,), max_iter=2000)":
+                    MLPRegressor(hidden_layer_sizes=(128,), max_iter=2000, random_state=0)}
+    return {"sklearn LogisticRegression(max_iter=5000)": LogisticRegression(max_iter=5000),
+            "sklearn MLPClassifier((128,), max_iter=2000)":
+                MLPClassifier(hidden_layer_sizes=(128,), max_iter=2000, random_state=0)}
+
+
+def sklearn_rows(features, data, files, standardise, regression):
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
     train = features(data, files["train"] + files["validation"])
@@ -149,11 +174,7 @@ def sklearn_rows(features, data, files, standardise):
 
     def model(estimator):
         return make_pipeline(StandardScaler(), estimator) if standardise else estimator
-    return {
-        "sklearn LogisticRegression(max_iter=5000)": fit_sklearn(model(LogisticRegression(max_iter=5000)), train, test),
-        "sklearn MLPClassifier((128,), max_iter=2000)":
-            fit_sklearn(model(MLPClassifier(hidden_layer_sizes=(128,), max_iter=2000, random_state=0)), train, test),
-    }
+    return {label: fit_sklearn(model(e), train, test) for label, e in sklearn_estimators(regression).items()}
 
 
 # ---------------------------------------------------------------- report
@@ -174,10 +195,11 @@ def report(here, results):
         lines += [f"## {name}", "",
                   f"{DATA_SETS[name]['what']}. deepl's split (data_files.json): {len(files['train'])} train, "
                   f"{len(files['validation'])} validation, {len(files['test'])} test.", "",
-                  "| model | test accuracy | seconds | recipe |", "|---|---|---|---|"]
+                  f"| model | test {'R2' if DATA_SETS[name].get('regression') else 'accuracy'} | seconds | recipe |",
+                  "|---|---|---|---|"]
         for label, row in r["rows"].items():
             recipe = ", ".join(row.get("recipe", [])) or "fit on the same examples"
-            lines.append(f"| {label} | {row['accuracy']:.4f} | {row['seconds']:.1f} | {recipe} |")
+            lines.append(f"| {label} | {row['score']:.4f} | {row['seconds']:.1f} | {recipe} |")
         lines.append("")
     return "\n".join(lines)
 
@@ -186,14 +208,16 @@ def compare(build, work, name):
     spec = DATA_SETS[name]
     data = spec["make"](work)
     rows, split = {}, None
-    for model, label in (("linear", "deepl linear (logistic regression)"), ("mlp", "deepl mlp [128]")):
+    regression = spec.get("regression", False)
+    linear = "deepl linear (linear regression)" if regression else "deepl linear (logistic regression)"
+    for model, label in (("linear", linear), ("mlp", "deepl mlp [128]")):
         run_dir = os.path.join(work, f"run-{name}-{model}")
         rows[label], files = train_deepl(build, data, spec["args"], RECIPES[model], model, run_dir)
         if split is not None and not same_split(split, files):
             raise SystemExit(f"{name}: deepl's two runs split the data differently")
         split = files
-        print(f"{name} {label}: {rows[label]['accuracy']:.4f}", flush=True)
-    rows.update(sklearn_rows(spec["features"], data, split, standardise=spec["features"] is table_features))
+        print(f"{name} {label}: {rows[label]['score']:.4f}", flush=True)
+    rows.update(sklearn_rows(spec["features"], data, split, spec["features"] is table_features, regression))
     return {"rows": rows, "split": split}
 
 

@@ -17,7 +17,8 @@ install(EXPORT deeplTargets NAMESPACE deepl:: DESTINATION ${DEEPL_CMAKE_DIR} COM
 configure_package_config_file(cmake/deeplConfig.cmake.in ${PROJECT_BINARY_DIR}/deeplConfig.cmake
                               INSTALL_DESTINATION ${DEEPL_CMAKE_DIR} PATH_VARS DEEPL_SHARE_DIR)
 write_basic_package_version_file(${PROJECT_BINARY_DIR}/deeplConfigVersion.cmake COMPATIBILITY SameMajorVersion)
-install(FILES ${PROJECT_BINARY_DIR}/deeplConfig.cmake ${PROJECT_BINARY_DIR}/deeplConfigVersion.cmake cmake/FindLibCSV.cmake
+install(FILES ${PROJECT_BINARY_DIR}/deeplConfig.cmake ${PROJECT_BINARY_DIR}/deeplConfigVersion.cmake cmake/FindLibCSV.cmake cmake/FindLibMD.cmake
+              cmake/DeeplFindPlainLibrary.cmake
         DESTINATION ${DEEPL_CMAKE_DIR} COMPONENT dev)
 
 install(DIRECTORY experiments/ DESTINATION ${DEEPL_SHARE_DIR}/experiments COMPONENT runtime

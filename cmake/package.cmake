@@ -25,7 +25,7 @@ set(CPACK_DEBIAN_RUNTIME_PACKAGE_SUGGESTS "dataset-fashion-mnist, python3-torchv
 set(CPACK_DEBIAN_DEV_PACKAGE_NAME deepl-dev)
 set(CPACK_DEBIAN_DEV_PACKAGE_SECTION libdevel)
 set(CPACK_DEBIAN_DEV_PACKAGE_DEPENDS
-    "deepl (= ${PROJECT_VERSION}), libtorch-dev, libgloo-dev, libfmt-dev, libspdlog-dev, nlohmann-json3-dev, zlib1g-dev, libcairo2-dev, libpng-dev, libjpeg-dev, libcsv-dev, pkg-config, cmake")
+    "deepl (= ${PROJECT_VERSION}), libtorch-dev, libgloo-dev, libfmt-dev, libspdlog-dev, nlohmann-json3-dev, zlib1g-dev, libcairo2-dev, libpng-dev, libjpeg-dev, libcsv-dev, libmd-dev, pkg-config, cmake")
 set(CPACK_COMPONENT_RUNTIME_DESCRIPTION "${CPACK_PACKAGE_DESCRIPTION_SUMMARY}: the command-line tools")
 set(CPACK_COMPONENT_DEV_DESCRIPTION "${CPACK_PACKAGE_DESCRIPTION_SUMMARY}: library, headers and CMake package")
 include(CPack)

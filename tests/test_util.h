@@ -88,6 +88,17 @@ std::string error_message(Fn&& fn) {
   return "";
 }
 
+/// The exit code of the deepl::Error `fn` throws (2 usage, 3 data), or 0 when it throws none.
+template <typename Fn>
+int error_exit_code(Fn&& fn) {
+  try {
+    fn();
+  } catch (const deepl::Error& e) {
+    return e.exit_code();
+  }
+  return 0;
+}
+
 /// The data folder of the real data sets, or "" when they are not fetched.
 inline std::filesystem::path real_data_root(const std::string& name) {
   const char* env = std::getenv("DEEPL_DATA");

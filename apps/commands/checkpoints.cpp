@@ -7,6 +7,7 @@
 #include "../cli_common.h"
 #include "commands.h"
 #include "deepl/run/checkpoint_use.h"
+#include "deepl/run/reports.h"
 
 namespace deepl::cli {
 
@@ -39,8 +40,12 @@ int evaluate(const EvalArgs& a) {
   if (!a.out_dir.empty()) o.out_dir = a.out_dir;
   if (!a.tta.empty()) o.tta = a.tta == std::vector<std::string>{"none"} ? std::vector<std::string>{} : a.tta;
   const auto m = run::evaluate_checkpoint(a.checkpoint, o);
-  fmt::print("{} {}: accuracy {:.4f} loss {:.4f} macro-F1 {:.4f} ({} examples)\n", a.checkpoint, a.split, m.accuracy,
-             m.loss, m.macro_f1, m.examples);
+  if (m.regression) {
+    fmt::print("{} {}: {} ({} examples)\n", a.checkpoint, a.split, run::metrics_summary(m), m.examples);
+  } else {
+    fmt::print("{} {}: accuracy {:.4f} loss {:.4f} macro-F1 {:.4f} ({} examples)\n", a.checkpoint, a.split, m.accuracy,
+               m.loss, m.macro_f1, m.examples);
+  }
   return 0;
 }
 
@@ -99,17 +104,22 @@ Subcommand predict_command() {
 }
 
 Subcommand export_command() {
-  return {"export", "write a checkpoint's model for use outside deepl: a PyTorch state dict (.pth) or an ONNX model",
+  return {"export", "write a checkpoint's model for use outside deepl: a PyTorch state dict (.pth), an ONNX model or a "
+                    "TorchScript module",
           [](CLI::App& app, const Invocation&) -> Runner {
             auto a = std::make_shared<ExportArgs>();
             app.add_option("--checkpoint", a->checkpoint, "checkpoint file")->required()->check(CLI::ExistingFile);
-            app.add_option("--out", a->out, "output file (.pth or .onnx)")->required();
+            app.add_option("--out", a->out, "output file (.pth, .onnx or .pt)")->required();
             app.add_option("--format", a->format,
                            "pth: the weights, for load_state_dict in Python; onnx: the model in eval mode with its "
-                           "input normalisation (opset 13, dynamic batch), for onnxruntime and other ONNX runtimes")
-                ->check(CLI::IsMember({"pth", "onnx"}));
+                           "input normalisation (opset 13, dynamic batch), for onnxruntime and other ONNX runtimes; "
+                           "torchscript: a model.type torchscript module with its trained weights, for torch.jit.load")
+                ->check(CLI::IsMember({"pth", "onnx", "torchscript"}));
             return [a] {
-              if (a->format == "onnx") {
+              if (a->format == "torchscript") {
+                run::export_torchscript(a->checkpoint, a->out);
+                fmt::print("wrote {} (load with torch.jit.load in Python or LibTorch)\n", a->out);
+              } else if (a->format == "onnx") {
                 run::export_onnx(a->checkpoint, a->out);
                 fmt::print("wrote {} (input \"input\", output \"logits\"; class names and input spec in its metadata)\n",
                            a->out);

@@ -103,7 +103,7 @@ Subcommand runs_command() {
             app.add_option("dir", a->dir, "folder of run folders, searched recursively (default: runs)");
             app.add_option("--sort", a->query.sort,
                            "column to sort by, -COLUMN for descending: name, model, status, epochs, best_val_accuracy, "
-                           "test_accuracy, wall_seconds, started (default), path");
+                           "test_accuracy, test_r2, wall_seconds, started (default), path");
             app.add_option("--filter", a->query.filters,
                            "keep runs where KEY=VALUE; KEY is a column or a dotted config key (model.type, "
                            "optimizer.lr); repeatable, all must match");

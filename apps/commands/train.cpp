@@ -85,17 +85,22 @@ run::TrainOptions train_options(const TrainArgs& a, const Invocation& invocation
   return o;
 }
 
+std::string test_score(const eval::Metrics& test) {
+  if (test.regression) return fmt::format("test r2 {:.4f}", test.regression->r2);
+  return fmt::format("test accuracy {:.4f}", test.accuracy);
+}
+
 int report(const config::Experiment& exp, const run::TrainOptions& o, const run::TrainResult& result) {
   if (result.interrupted_by != 0) return 128 + result.interrupted_by;  // 130 SIGINT, 143 SIGTERM
   if (result.already_finished) {
     if (o.world.rank == 0) {
-      fmt::print("{}: already finished (test accuracy {:.4f}); run folder {}\n", exp.name, result.test.accuracy,
+      fmt::print("{}: already finished ({}); run folder {}\n", exp.name, test_score(result.test),
                  result.run_dir.string());
     }
     return 0;
   }
   if (!result.evaluated) return 0;  // rank 0 reports
-  fmt::print("{}: test accuracy {:.4f} after {} epochs in {:.1f}s; run folder {}\n", exp.name, result.test.accuracy,
+  fmt::print("{}: {} after {} epochs in {:.1f}s; run folder {}\n", exp.name, test_score(result.test),
              result.history.size(), result.wall_seconds, result.run_dir.string());
   return 0;
 }

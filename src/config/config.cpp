@@ -22,7 +22,7 @@ Field bool_or_choice(Field f) {
   return f;
 }
 
-const std::vector<std::string> kMonitors = {"val_accuracy", "val_loss", "train_accuracy", "train_loss"};
+const std::vector<std::string> kMonitors = {"val_accuracy", "val_loss", "train_accuracy", "train_loss", "val_r2"};
 
 // The `data` section: which data set, its split, batches, normalisation and augmentation.
 std::vector<Field> data_fields() {
@@ -37,7 +37,10 @@ std::vector<Field> data_fields() {
       ranged(make_field("test_fraction", FieldType::kNumber, 0.2,
                         "folder without test/, csv: fraction of each class held out for the test, chosen by file name "
                         "or line number (the same every run)"), 0.0, 0.9),
-      make_field("target", FieldType::kString, "", "csv: the label column (text, or a few distinct integers)"),
+      make_field("target", FieldType::kString, "", "csv: the column to learn: class labels, or a quantity"),
+      choice("task", "auto", {"auto", "classification", "regression"},
+             "csv: what the target is learned as; auto: classification when it is text or at most 50 distinct "
+             "integers, else regression (reports r2, rmse, mae)"),
       make_field("features", FieldType::kAny, json::array(),
                  "csv: the feature columns, numbers, standardised with the training rows' mean and std ([]: every "
                  "column but the target)"),
@@ -144,7 +147,7 @@ std::vector<Field> scheduler_fields() {
 // `train.early_stopping`.
 std::vector<Field> early_fields() {
   return {
-      choice("monitor", "val_accuracy", kMonitors, "metric watched"),
+      choice("monitor", "val_accuracy", kMonitors, "metric watched (a regression watches val_r2 for val_accuracy)"),
       ranged(make_field("patience", FieldType::kInt, 0, "epochs without improvement before stopping (0: off)"), 0, 1e6),
       ranged(make_field("min_delta", FieldType::kNumber, 0.0, "smallest change that counts as improvement"), 0.0, 1e9),
   };
@@ -153,7 +156,8 @@ std::vector<Field> early_fields() {
 // `train.checkpoint`: when last.pt and best.pt are written.
 std::vector<Field> checkpoint_fields() {
   return {
-      choice("monitor", "val_accuracy", kMonitors, "metric that picks best.pt"),
+      choice("monitor", "val_accuracy", kMonitors,
+             "metric that picks best.pt (a regression watches val_r2 for val_accuracy)"),
       ranged(make_field("every", FieldType::kInt, 1, "write last.pt every N epochs (and at the end)"), 1, 1e6),
       ranged(make_field("every_steps", FieldType::kInt, 0,
                         "also write last.pt mid-epoch every N optimizer steps, exact position included (0: off)"),
@@ -300,6 +304,9 @@ void check_data_source(const json& data) {
   if (dataset == "csv" && data["path"] == "") throw_usage("/data/path: data.dataset \"csv\" needs the table's path");
   if (dataset == "csv" && data["target"] == "") {
     throw_usage("/data/target: data.dataset \"csv\" needs the label column's name (with --data: --target COLUMN)");
+  }
+  if (dataset != "csv" && data["task"] != "auto") {
+    throw_usage("/data/task: only a csv table can be learned as a regression; pictures are classified");
   }
   const auto& features = data["features"];
   if (!features.is_array() || !std::all_of(features.begin(), features.end(), [](const json& v) { return v.is_string(); })) {

@@ -57,6 +57,10 @@ data::CsvSource csv_source(const json& d) {
   s.target = d.at("target");
   s.features = d.at("features").get<std::vector<std::string>>();
   s.test_fraction = d.at("test_fraction");
+  const std::string task = d.at("task");
+  s.task = task == "regression"       ? data::TableTask::kRegression
+           : task == "classification" ? data::TableTask::kClassification
+                                      : data::TableTask::kAuto;
   return s;
 }
 

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <fmt/format.h>
+#include <sha2.h>
 
 #include <cerrno>
 #include <cstdlib>
@@ -121,6 +122,14 @@ int remove_stale_temp_files(const std::filesystem::path& dir) {
     if (std::filesystem::remove(entry.path(), ec)) ++removed;
   }
   return removed;
+}
+
+std::string sha256_of_file(const std::filesystem::path& path) {
+  char hex[SHA256_DIGEST_STRING_LENGTH];
+  if (SHA256File(path.c_str(), hex) == nullptr) {
+    throw_data(fmt::format("{}: cannot read it ({})", path.string(), std::strerror(errno)));
+  }
+  return hex;
 }
 
 }  // namespace deepl

@@ -1,5 +1,6 @@
-// A CSV table as a data set: the target column's values become classes, the feature columns
-// float inputs standardised with the training rows' mean and standard deviation.
+// A CSV table as a data set: the target column's values become classes (or, for a regression,
+// standardised numbers), the feature columns float inputs standardised with the training rows'
+// mean and standard deviation.
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <torch/torch.h>
@@ -106,32 +107,42 @@ std::optional<int64_t> as_integer(const std::string& text) {
   return static_cast<int64_t>(*value);
 }
 
+// Whether the target is a quantity: as data.task says, or (auto) when every value is a number
+// and they are not a few distinct integers.
+bool is_regression(const ParsedTable& table, const CsvSource& source) {
+  if (source.task != TableTask::kAuto) return source.task == TableTask::kRegression;
+  std::set<int64_t> integers;
+  bool fractions = false;
+  for (const auto& text : std::set<std::string>(table.labels.begin(), table.labels.end())) {
+    if (const auto integer = as_integer(text)) {
+      integers.insert(*integer);
+    } else if (io::parse_csv_number(text)) {
+      fractions = true;
+    } else {
+      return false;  // text labels
+    }
+  }
+  return fractions || static_cast<int64_t>(integers.size()) > kMaxIntegerClasses;
+}
+
 // The classes the target's values name: integers in numeric order when every value is one, else
-// the distinct texts sorted. A target of many distinct integers or of fractions is a quantity.
+// the distinct texts sorted.
 std::vector<std::string> class_names_of(const ParsedTable& table, const CsvSource& source) {
   std::map<int64_t, std::string> integers;
-  std::set<std::string> texts(table.labels.begin(), table.labels.end());
-  bool all_integers = true, any_number = false;
+  const std::set<std::string> texts(table.labels.begin(), table.labels.end());
+  bool all_integers = true;
   for (const auto& text : texts) {
-    const auto integer = as_integer(text);
-    if (!integer) {
-      any_number |= io::parse_csv_number(text).has_value();
+    if (const auto integer = as_integer(text)) {
+      integers.emplace(*integer, std::to_string(*integer));
+    } else {
       all_integers = false;
-      continue;
     }
-    integers.emplace(*integer, std::to_string(*integer));
   }
   const std::string origin = source.path.string();
-  const bool quantity = all_integers ? static_cast<int64_t>(integers.size()) > kMaxIntegerClasses
-                                     : any_number && static_cast<int64_t>(texts.size()) > kMaxIntegerClasses;
-  if (quantity) {
-    throw_usage(fmt::format("/data/target: column \"{}\" of {} holds {} distinct numbers, a quantity rather than "
-                            "classes; deepl trains classifiers on tables (regression is not supported yet)",
-                            source.target, origin, texts.size()));
-  }
   if (static_cast<int64_t>(texts.size()) > kMaxClasses) {
-    throw_data(fmt::format("{}: column \"{}\" holds {} distinct values; at most {} classes", origin, source.target,
-                           texts.size(), kMaxClasses));
+    throw_data(fmt::format("{}: column \"{}\" holds {} distinct values; at most {} classes (for a quantity set "
+                           "data.task \"regression\")",
+                           origin, source.target, texts.size(), kMaxClasses));
   }
   std::vector<std::string> names;
   if (all_integers) {
@@ -143,6 +154,16 @@ std::vector<std::string> class_names_of(const ParsedTable& table, const CsvSourc
     throw_data(fmt::format("{}: column \"{}\" holds one class only; a classifier needs at least 2", origin, source.target));
   }
   return names;
+}
+
+// The target column as numbers; a value that is not one is a data error naming its line.
+torch::Tensor target_values(const ParsedTable& table, const CsvSource& source) {
+  std::vector<double> values;
+  values.reserve(table.labels.size());
+  for (size_t r = 0; r < table.labels.size(); ++r) {
+    values.push_back(parse_number(table.labels[r], table.lines[r], source.target, source.path.string()));
+  }
+  return torch::tensor(values, torch::kFloat64).unsqueeze(1);
 }
 
 std::vector<int64_t> label_indices(const ParsedTable& table, const std::vector<std::string>& names) {
@@ -158,7 +179,7 @@ std::vector<int64_t> label_indices(const ParsedTable& table, const std::vector<s
 }
 
 // Which rows are held out for the test: round(fraction x n) of each class's n rows (at most n - 1),
-// chosen by a hash of their line numbers, the same rows every run.
+// chosen by a hash of their line numbers, the same rows every run. A regression is one class.
 std::vector<bool> held_out_rows(const ParsedTable& table, const std::vector<int64_t>& labels, double fraction) {
   std::map<int64_t, std::vector<int64_t>> by_class;
   for (int64_t r = 0; r < table.rows(); ++r) by_class[labels[static_cast<size_t>(r)]].push_back(r);
@@ -211,19 +232,32 @@ Dataset table_from_csv(std::string_view text, const CsvSource& source, Split spl
   ParsedTable table = parse_table(text, origin, source.target, source.features);
   Dataset d;
   d.name = source.path.stem().string();
-  d.class_names = class_names_of(table, source);
-  const std::vector<int64_t> labels = label_indices(table, d.class_names);
-  const std::vector<bool> held = held_out_rows(table, labels, source.test_fraction);
+  const bool regression = is_regression(table, source);
+  std::vector<int64_t> classes(static_cast<size_t>(table.rows()), 0);
+  if (regression) {
+    d.class_names = {source.target};
+  } else {
+    d.class_names = class_names_of(table, source);
+    classes = label_indices(table, d.class_names);
+  }
+  const std::vector<bool> held = held_out_rows(table, classes, source.test_fraction);
   std::vector<int64_t> train_rows, split_rows;
   for (int64_t r = 0; r < table.rows(); ++r) {
     if (!held[static_cast<size_t>(r)]) train_rows.push_back(r);
     if (held[static_cast<size_t>(r)] == (split == Split::kTest)) split_rows.push_back(r);
   }
   const torch::Tensor features = feature_tensor(table);
-  const torch::Tensor rows = torch::tensor(split_rows, torch::kInt64);
-  std::tie(d.feature_mean, d.feature_std) = column_statistics(features, torch::tensor(train_rows, torch::kInt64));
+  const torch::Tensor rows = torch::tensor(split_rows, torch::kInt64), fitted = torch::tensor(train_rows, torch::kInt64);
+  std::tie(d.feature_mean, d.feature_std) = column_statistics(features, fitted);
   d.images = standardise(features.index_select(0, rows), d.feature_mean, d.feature_std).contiguous();
-  d.labels = torch::tensor(labels, torch::kInt64).index_select(0, rows);
+  if (regression) {
+    const torch::Tensor targets = target_values(table, source);
+    const auto [mean, sd] = column_statistics(targets, fitted);
+    d.target_mean = mean.at(0), d.target_std = sd.at(0);
+    d.labels = standardise(targets.index_select(0, rows).to(torch::kFloat32), mean, sd).flatten().contiguous();
+  } else {
+    d.labels = torch::tensor(classes, torch::kInt64).index_select(0, rows);
+  }
   d.feature_names = table.feature_names;
   const std::string file = source.path.filename().string();
   for (const int64_t r : split_rows) d.files.push_back(fmt::format("{}:{}", file, table.lines[static_cast<size_t>(r)]));

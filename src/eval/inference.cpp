@@ -117,6 +117,7 @@ InferencePlan::InferencePlan(models::NetworkImpl& model, const deepl::Precision&
     : model_(&model), precision_(precision), tta_(tta) {
   torch::NoGradGuard no_grad;
   for (const auto& stage : model.stages()) add_layers(stage.layers);
+  fallback_ = model.stages().empty();  // a TorchScript module: only its own forward knows its layers
 }
 
 void InferencePlan::add_layers(torch::nn::Sequential layers) {

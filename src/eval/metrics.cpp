@@ -5,6 +5,8 @@
 #include <fmt/format.h>
 #include <torch/torch.h>
 
+#include <cmath>
+
 #include "deepl/core/device.h"
 #include "deepl/eval/inference.h"
 
@@ -49,6 +51,24 @@ Metrics metrics_from_confusion(const torch::Tensor& confusion, double loss_sum) 
   return m;
 }
 
+Metrics metrics_from_regression_sums(const torch::Tensor& sums, double loss_sum, double target_std) {
+  const torch::Tensor s = sums.to(torch::kFloat64).cpu().contiguous();
+  const double* v = s.data_ptr<double>();
+  const double n = v[0], squared = v[1], absolute = v[2], total = v[3], total_squared = v[4];
+  Metrics m;
+  m.examples = static_cast<int64_t>(n);
+  m.regression_sums = s;
+  if (n == 0) return m;
+  const double deviations = total_squared - total * total / n;
+  RegressionMetrics r;
+  r.r2 = deviations > 0 ? 1.0 - squared / deviations : 0.0;
+  r.rmse = std::sqrt(squared / n) * target_std;
+  r.mae = absolute / n * target_std;
+  m.regression = r;
+  m.loss = loss_sum / n;
+  return m;
+}
+
 std::string confusion_to_csv(const torch::Tensor& confusion, const std::vector<std::string>& class_names) {
   const auto cm = confusion.accessor<int64_t, 2>();
   std::string out = "true\\predicted";
@@ -70,7 +90,8 @@ torch::Tensor loss_sum(models::Task task, const torch::Tensor& outputs, const to
                                                F::BinaryCrossEntropyWithLogitsFuncOptions().reduction(torch::kSum));
   }
   if (task == models::Task::kRegression) {
-    return F::mse_loss(outputs, targets.to(outputs.scalar_type()), F::MSELossFuncOptions().reduction(torch::kSum));
+    return F::mse_loss(outputs.reshape(targets.sizes()), targets.to(outputs.scalar_type()),
+                       F::MSELossFuncOptions().reduction(torch::kSum));
   }
   return F::cross_entropy(outputs, targets,
                           F::CrossEntropyFuncOptions().reduction(torch::kSum).label_smoothing(label_smoothing));
@@ -89,13 +110,27 @@ torch::Tensor class_probabilities(models::Task task, const torch::Tensor& output
   return torch::softmax(outputs.to(torch::kFloat32), 1);
 }
 
+namespace {
+
+// Adds a regression batch's [examples, squared errors, absolute errors, targets, squared targets].
+void accumulate_regression(torch::Tensor& sums, const torch::Tensor& targets, const torch::Tensor& values) {
+  const torch::Tensor y = targets.to(torch::kFloat64), error = values.to(torch::kFloat64) - y;
+  sums += torch::stack({torch::full({}, static_cast<double>(y.numel()), sums.options()), error.square().sum(),
+                        error.abs().sum(), y.sum(), y.square().sum()});
+}
+
+}  // namespace
+
 Evaluation evaluate(models::NetworkImpl& model, models::Task task, const data::BatchLoader& loader, int64_t num_classes,
                     const deepl::Precision& precision, TestTimeAugmentation tta) {
   torch::InferenceMode guard;
   const bool was_training = model.is_training();
   model.eval();
+  const bool regression = task == models::Task::kRegression;
+  const data::Dataset& data = loader.dataset();
   const auto on_device = torch::TensorOptions().device(device_of(model));
   torch::Tensor confusion = torch::zeros({num_classes, num_classes}, on_device.dtype(torch::kInt64));
+  torch::Tensor sums = torch::zeros({5}, on_device.dtype(torch::kFloat64));
   torch::Tensor total_loss = torch::zeros({}, on_device.dtype(torch::kFloat64));
   std::vector<torch::Tensor> indices, predictions, confidence;
   const InferencePlan plan(model, precision, tta);
@@ -104,17 +139,25 @@ Evaluation evaluate(models::NetworkImpl& model, models::Task task, const data::B
     if (batch.targets.size(0) == 0) continue;  // a rank's empty share of the last batch
     const torch::Tensor outputs = plan.forward(batch.inputs);
     total_loss += loss_sum(task, outputs, batch.targets).to(torch::kFloat64);
+    indices.push_back(batch.indices);
+    if (regression) {
+      const torch::Tensor values = outputs.reshape(batch.targets.sizes()).to(torch::kFloat32);
+      accumulate_regression(sums, batch.targets, values);
+      predictions.push_back((values * data.target_std + data.target_mean).cpu());
+      continue;
+    }
     const torch::Tensor predicted = predict_classes(task, outputs);
     accumulate_confusion(confusion, batch.targets, predicted);
-    indices.push_back(batch.indices);
     predictions.push_back(predicted.cpu());
     confidence.push_back(std::get<0>(class_probabilities(task, outputs).max(1)).cpu());
   }
   model.train(was_training);
   Evaluation e;
-  e.metrics = metrics_from_confusion(confusion.cpu(), total_loss.item<double>());
+  e.metrics = regression ? metrics_from_regression_sums(sums, total_loss.item<double>(), data.target_std)
+                         : metrics_from_confusion(confusion.cpu(), total_loss.item<double>());
   e.indices = indices.empty() ? torch::empty({0}, torch::kInt64) : torch::cat(indices);
-  e.predictions = predictions.empty() ? torch::empty({0}, torch::kInt64) : torch::cat(predictions);
+  const auto no_predictions = regression ? torch::kFloat32 : torch::kInt64;
+  e.predictions = predictions.empty() ? torch::empty({0}, no_predictions) : torch::cat(predictions);
   e.confidence = confidence.empty() ? torch::empty({0}) : torch::cat(confidence);
   return e;
 }

@@ -53,15 +53,23 @@ class GraphBuilder {
   /// The layers of a stage; a stage named "" puts its layers at the top level ("0", "conv1").
   void stage(const std::string& name, nn::SequentialImpl& layers) { sequence(name, layers); }
 
-  /// Names the last tensor "logits" and declares it the graph output.
-  void output() {
+  /// Names the last tensor (a regression's brought back to the target's units) and declares it the
+  /// graph output.
+  void output(const OnnxExportOptions& options) {
+    const bool regression = options.task == Task::kRegression;
+    if (regression) {
+      const auto scalar = [](double v) { return torch::tensor({static_cast<float>(v)}); };
+      current_ = node("Mul", "value_scaled", {current_, constant("target_std", scalar(options.target_std))});
+      current_ = node("Add", "value_shifted", {current_, constant("target_mean", scalar(options.target_mean))});
+    }
+    const std::string name = regression ? "value" : "logits";
     if (graph_.nodes.empty() || graph_.nodes.back().outputs[0] != current_) {
-      current_ = node("Identity", "logits", {current_});
+      current_ = node("Identity", name, {current_});
     } else {
-      graph_.nodes.back().outputs[0] = "logits";
+      graph_.nodes.back().outputs[0] = name;
     }
     graph_.outputs.push_back(
-        {"logits", io::onnx::DataType::kFloat, {Dim::named("N"), Dim::sized(probe_.size(probe_.dim() - 1))}});
+        {name, io::onnx::DataType::kFloat, {Dim::named("N"), Dim::sized(probe_.size(probe_.dim() - 1))}});
   }
 
  private:
@@ -288,6 +296,10 @@ class GraphBuilder {
 }  // namespace
 
 io::onnx::Model to_onnx(NetworkImpl& model, const OnnxExportOptions& options) {
+  if (model.stages().empty()) {
+    throw_usage("onnx export: this model has no layers deepl translates (a TorchScript module: export it with "
+                "torch.onnx in Python, or use --format torchscript)");
+  }
   const bool was_training = model.is_training();
   model.eval();
   torch::NoGradGuard no_grad;
@@ -305,7 +317,7 @@ io::onnx::Model to_onnx(NetworkImpl& model, const OnnxExportOptions& options) {
       nn::Sequential layers = stage.layers;
       builder.stage(stage.name, *layers);
     }
-    builder.output();
+    builder.output(options);
   } catch (...) {
     model.train(was_training);
     throw;

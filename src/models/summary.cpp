@@ -40,6 +40,15 @@ ModelSummary summarize(NetworkImpl& net, const std::vector<int64_t>& input_shape
   std::vector<int64_t> shape = {1};
   shape.insert(shape.end(), input_shape.begin(), input_shape.end());
   torch::Tensor x = torch::zeros(shape);
+  if (net.stages().empty()) {  // a TorchScript module: its top-level submodules, then the whole forward
+    for (const auto& child : net.named_children()) {
+      LayerSummary layer{child.key(), "TorchScript submodule", {}, 0, 0};
+      for (const auto& p : child.value()->parameters()) layer.parameters += p.numel();
+      summary.layers.push_back(layer);
+    }
+    x = net.forward(x);
+    summary.layers.push_back({"forward", "TorchScript forward", {x.sizes().begin() + 1, x.sizes().end()}, 0, 0});
+  }
   for (const auto& stage : net.stages()) {
     const auto children = stage.layers->named_children();
     size_t index = 0;

@@ -2,9 +2,11 @@
 #include <torch/torch.h>
 
 #include "deepl/core/error.h"
+#include "deepl/core/files.h"
 #include "deepl/core/json_util.h"
 #include "deepl/models/registry.h"
 #include "deepl/models/resnet.h"
+#include "deepl/models/torchscript.h"
 #include "deepl/models/vgg.h"
 #include "deepl/models/zoo.h"
 
@@ -194,10 +196,57 @@ ModelEntry cnn_entry() {
   return e;
 }
 
+// Logits [N, classes] for the data's pictures, or a usage error saying what the module gave.
+void check_torchscript_outputs(TorchScriptNetworkImpl& net, const std::string& path, const InputSpec& in) {
+  const std::vector<int64_t> probe = {2, in.channels, in.height, in.width};
+  torch::Tensor out;
+  {
+    torch::NoGradGuard no_grad;
+    net.eval();
+    try {
+      out = net.forward(torch::zeros(probe));
+    } catch (const c10::Error& e) {
+      const std::string why = e.what_without_backtrace();
+      throw_usage(fmt::format("/model/path: {} cannot take inputs [{}] ({})", path, fmt::join(probe, ", "),
+                              why.substr(0, why.find('\n'))));
+    }
+    net.train();
+  }
+  if (out.dim() != 2 || out.size(0) != 2 || out.size(1) != in.num_classes) {
+    throw_usage(fmt::format("/model/path: {} gives [{}] for inputs [{}]; deepl needs logits [N, {}] for the data's {} "
+                            "class(es)",
+                            path, fmt::join(out.sizes(), ", "), fmt::join(probe, ", "), in.num_classes, in.num_classes));
+  }
+}
+
+ModelEntry torchscript_entry() {
+  ModelEntry e;
+  e.type = "torchscript";
+  e.doc = "a network designed in Python, saved with torch.jit.script(model).save(path): deepl trains its parameters";
+  e.fields = {make_field("path", FieldType::kString, nullptr, "the TorchScript file"),
+              make_field("sha256", FieldType::kString, "",
+                         "the file's SHA-256: recorded when a run starts; a file that changed since is refused")};
+  e.build = [](const json& o, const InputSpec& in) -> std::shared_ptr<NetworkImpl> {
+    const std::string path = o.at("path");
+    const std::string recorded = o.at("sha256");
+    if (!recorded.empty()) {
+      if (const std::string now = sha256_of_file(path); now != recorded) {
+        throw_usage(fmt::format("/model/sha256: {} has changed since this run began (sha256 {}, recorded {}); train "
+                                "a new run for the new module",
+                                path, now, recorded));
+      }
+    }
+    auto net = load_torchscript(path);
+    check_torchscript_outputs(*net, path, in);
+    return net;
+  };
+  return e;
+}
+
 std::vector<ModelEntry>& entries() {
   static std::vector<ModelEntry> all = {linear_entry("linear", Task::kClassification),
                                         linear_entry("logistic", Task::kBinary), mlp_entry(), cnn_entry(),
-                                        vgg_model_entry(), resnet_model_entry()};
+                                        vgg_model_entry(), resnet_model_entry(), torchscript_entry()};
   return all;
 }
 

@@ -31,8 +31,6 @@ std::string optional_text(const std::optional<double>& v, const char* format) {
 }
 }  // namespace
 
-bool higher_is_better(const std::string& monitor) { return monitor.find("accuracy") != std::string::npos; }
-
 void ProgressCallback::on_epoch_start(Trainer& trainer, int64_t epoch, int64_t batches) {
   bar_ = std::make_unique<report::ProgressBar>(fmt::format("epoch {}/{}", epoch, trainer.options().epochs), batches,
                                                quiet_, log_every_);
@@ -40,7 +38,8 @@ void ProgressCallback::on_epoch_start(Trainer& trainer, int64_t epoch, int64_t b
 
 void ProgressCallback::on_batch_end(Trainer&, const BatchProgress& p) {
   const double rate = p.seconds > 0 ? static_cast<double>(p.examples) / p.seconds : 0.0;
-  bar_->update(p.batch, fmt::format("loss {:.4f} acc {:.4f} {:.0f} ex/s", p.mean_loss, p.accuracy, rate));
+  const std::string accuracy = p.accuracy ? fmt::format(" acc {:.4f}", *p.accuracy) : "";
+  bar_->update(p.batch, fmt::format("loss {:.4f}{} {:.0f} ex/s", p.mean_loss, accuracy, rate));
 }
 
 void ProgressCallback::on_interrupt(Trainer&) {
@@ -50,19 +49,27 @@ void ProgressCallback::on_interrupt(Trainer&) {
 void ProgressCallback::on_epoch_end(Trainer& trainer, const EpochMetrics& m) {
   if (bar_) bar_->finish();
   if (quiet_) return;
-  spdlog::info("epoch {}/{}: train loss {:.4f} acc {:.4f} | val loss {} acc {} | lr {:.3g} | {} ({:.0f} ex/s)", m.epoch,
-               trainer.options().epochs, m.train_loss, m.train_accuracy, optional_text(m.val_loss, "{:.4f}"),
-               optional_text(m.val_accuracy, "{:.4f}"), m.lr, report::ProgressBar::format_duration(m.seconds),
-               m.examples_per_second);
+  if (m.train_accuracy) {
+    spdlog::info("epoch {}/{}: train loss {:.4f} acc {:.4f} | val loss {} acc {} | lr {:.3g} | {} ({:.0f} ex/s)", m.epoch,
+                 trainer.options().epochs, m.train_loss, *m.train_accuracy, optional_text(m.val_loss, "{:.4f}"),
+                 optional_text(m.val_accuracy, "{:.4f}"), m.lr, report::ProgressBar::format_duration(m.seconds),
+                 m.examples_per_second);
+  } else {
+    spdlog::info("epoch {}/{}: train loss {:.4f} | val loss {} r2 {} | lr {:.3g} | {} ({:.0f} ex/s)", m.epoch,
+                 trainer.options().epochs, m.train_loss, optional_text(m.val_loss, "{:.4f}"),
+                 optional_text(m.val_r2, "{:.4f}"), m.lr, report::ProgressBar::format_duration(m.seconds),
+                 m.examples_per_second);
+  }
 }
 
 void MetricsWriter::on_epoch_end(Trainer& trainer, const EpochMetrics&) {
-  std::string jsonl, csv = "epoch,train_loss,train_accuracy,val_loss,val_accuracy,lr,seconds,examples_per_second\n";
+  std::string jsonl, csv = "epoch,train_loss,train_accuracy,val_loss,val_accuracy,lr,seconds,examples_per_second,val_r2\n";
   for (const auto& m : trainer.history()) {
     jsonl += m.to_json().dump() + "\n";
-    csv += fmt::format("{},{:.6f},{:.6f},{},{},{:.6g},{:.3f},{:.1f}\n", m.epoch, m.train_loss, m.train_accuracy,
-                       optional_text(m.val_loss, "{:.6f}"), optional_text(m.val_accuracy, "{:.6f}"), m.lr, m.seconds,
-                       m.examples_per_second);
+    csv += fmt::format("{},{:.6f},{},{},{},{:.6g},{:.3f},{:.1f},{}\n", m.epoch, m.train_loss,
+                       optional_text(m.train_accuracy, "{:.6f}"), optional_text(m.val_loss, "{:.6f}"),
+                       optional_text(m.val_accuracy, "{:.6f}"), m.lr, m.seconds, m.examples_per_second,
+                       optional_text(m.val_r2, "{:.6f}"));
   }
   write_file_atomic(dir_ / "metrics.jsonl", jsonl);
   write_file_atomic(dir_ / "metrics.csv", csv);

@@ -69,6 +69,10 @@ void set_learning_rate(torch::optim::Optimizer& optimizer, double lr, const std:
   for (size_t g = 0; g < groups.size(); ++g) groups[g].options().set_lr(lr * (g < scales.size() ? scales[g] : 1.0));
 }
 
+bool higher_is_better(const std::string& monitor) {
+  return monitor.find("accuracy") != std::string::npos || monitor.find("r2") != std::string::npos;
+}
+
 double learning_rate(const torch::optim::Optimizer& optimizer) {
   return optimizer.param_groups().at(0).options().get_lr();
 }
@@ -111,8 +115,7 @@ double LrScheduler::step(const std::map<std::string, double>& metrics) {
     const std::string& monitor = options_.monitor;
     const auto it = metrics.find(monitor);
     if (it == metrics.end()) throw_usage("/scheduler/monitor: metric \"" + monitor + "\" is not available");
-    const bool higher_is_better = monitor.find("accuracy") != std::string::npos;
-    const double value = higher_is_better ? it->second : -it->second;
+    const double value = higher_is_better(monitor) ? it->second : -it->second;
     if (!state_.has_best || value > state_.best) {
       state_.best = value;
       state_.has_best = true;

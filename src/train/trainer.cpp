@@ -20,18 +20,20 @@ void Callback::load_state(const nlohmann::json&) {}
 using nlohmann::json;
 
 std::map<std::string, double> EpochMetrics::by_name() const {
-  std::map<std::string, double> m{{"train_loss", train_loss}, {"train_accuracy", train_accuracy}};
+  std::map<std::string, double> m{{"train_loss", train_loss}};
+  if (train_accuracy) m["train_accuracy"] = *train_accuracy;
   if (val_loss) m["val_loss"] = *val_loss;
   if (val_accuracy) m["val_accuracy"] = *val_accuracy;
+  if (val_r2) m["val_r2"] = *val_r2;
   return m;
 }
 
 json EpochMetrics::to_json() const {
-  json j = {{"epoch", epoch}, {"train_loss", train_loss}, {"train_accuracy", train_accuracy},
-            {"val_loss", nullptr}, {"val_accuracy", nullptr}, {"lr", lr}, {"seconds", seconds},
+  const auto value = [](const std::optional<double>& v) { return v ? json(*v) : json(); };
+  json j = {{"epoch", epoch}, {"train_loss", train_loss}, {"train_accuracy", value(train_accuracy)},
+            {"val_loss", value(val_loss)}, {"val_accuracy", value(val_accuracy)}, {"lr", lr}, {"seconds", seconds},
             {"examples_per_second", examples_per_second}};
-  if (val_loss) j["val_loss"] = *val_loss;
-  if (val_accuracy) j["val_accuracy"] = *val_accuracy;
+  if (val_r2) j["val_r2"] = *val_r2;
   return j;
 }
 
@@ -39,9 +41,14 @@ EpochMetrics EpochMetrics::from_json(const json& j) {
   EpochMetrics m;
   m.epoch = j.at("epoch");
   m.train_loss = j.at("train_loss");
-  m.train_accuracy = j.at("train_accuracy");
-  if (!j.at("val_loss").is_null()) m.val_loss = j.at("val_loss").get<double>();
-  if (!j.at("val_accuracy").is_null()) m.val_accuracy = j.at("val_accuracy").get<double>();
+  const auto value = [&](const char* key) {
+    const json v = j.value(key, json());
+    return v.is_null() ? std::optional<double>() : v.get<double>();
+  };
+  m.train_accuracy = value("train_accuracy");
+  m.val_loss = value("val_loss");
+  m.val_accuracy = value("val_accuracy");
+  m.val_r2 = value("val_r2");
   m.lr = j.at("lr");
   m.seconds = j.at("seconds");
   m.examples_per_second = j.at("examples_per_second");
@@ -128,7 +135,9 @@ EpochMetrics Trainer::train_epoch(data::BatchLoader& train, int64_t epoch) {
       progress.batch = i + 1;
       progress.examples = seen * (replicas_ ? replicas_->world_size() : 1);
       progress.mean_loss = seen > 0 ? loss_total.item<double>() / static_cast<double>(seen) : 0.0;
-      progress.accuracy = seen > 0 ? static_cast<double>(correct.item<int64_t>()) / static_cast<double>(seen) : 0.0;
+      if (classifies()) {
+        progress.accuracy = seen > 0 ? static_cast<double>(correct.item<int64_t>()) / static_cast<double>(seen) : 0.0;
+      }
       progress.seconds = elapsed();
       if (!std::isfinite(progress.mean_loss)) {
         throw_failure(fmt::format("non-finite training loss at epoch {}, batch {}: stopping; the checkpoints "
@@ -152,7 +161,7 @@ void Trainer::forward_backward(const data::Batch& batch, torch::Tensor& loss_tot
   (summed / static_cast<double>(batch.global_examples)).backward();
   torch::NoGradGuard no_grad;
   loss_total += summed.detach().to(torch::kFloat64);
-  correct += (eval::predict_classes(options_.task, outputs.detach()) == batch.targets).sum();
+  if (classifies()) correct += (eval::predict_classes(options_.task, outputs.detach()) == batch.targets).sum();
 }
 
 void Trainer::step_optimizer() {
@@ -175,7 +184,7 @@ EpochMetrics Trainer::epoch_metrics(int64_t epoch, const torch::Tensor& loss_tot
   EpochMetrics m;
   m.epoch = epoch;
   m.train_loss = totals[0][0].item<double>() / examples;
-  m.train_accuracy = totals[0][1].item<double>() / examples;
+  if (classifies()) m.train_accuracy = totals[0][1].item<double>() / examples;
   m.lr = learning_rate(*optimizer_);
   m.seconds = seconds;
   m.examples_per_second = m.seconds > 0 ? examples / m.seconds : 0.0;
@@ -187,11 +196,12 @@ eval::Metrics Trainer::validate(const data::BatchLoader& val) {
   eval::Metrics local = eval::evaluate(*model_, options_.task, val, options_.num_classes, options_.precision,
                                          options_.tta).metrics;
   if (!replicas_) return local;
-  std::vector<torch::Tensor> confusion = {local.confusion};
+  std::vector<torch::Tensor> totals = {classifies() ? local.confusion : local.regression_sums};
   std::vector<torch::Tensor> loss = {torch::tensor(local.loss * static_cast<double>(local.examples), torch::kFloat64)};
-  replicas_->sum(confusion);
+  replicas_->sum(totals);
   replicas_->sum(loss);
-  return eval::metrics_from_confusion(confusion[0], loss[0].item<double>());
+  if (classifies()) return eval::metrics_from_confusion(totals[0], loss[0].item<double>());
+  return eval::metrics_from_regression_sums(totals[0], loss[0].item<double>(), val.dataset().target_std);
 }
 
 void Trainer::start_from_rank0_weights() {
@@ -228,7 +238,11 @@ void Trainer::fit(data::BatchLoader& train, const data::BatchLoader* val) {
     if (val && val->num_batches() > 0) {
       const eval::Metrics v = validate(*val);
       m.val_loss = v.loss;
-      m.val_accuracy = v.accuracy;
+      if (v.regression) {
+        m.val_r2 = v.regression->r2;
+      } else {
+        m.val_accuracy = v.accuracy;
+      }
     }
     if (scheduler_) apply_schedule(scheduler_->step(m.by_name()));
     history_.push_back(m);

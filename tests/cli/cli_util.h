@@ -30,8 +30,25 @@
 
 namespace deepl::testing {
 
+/// `p` in single quotes, as one shell word (paths with spaces).
+inline std::string quoted(const std::filesystem::path& p) { return "'" + p.string() + "'"; }
+
 /// Runs the deepl binary with a command line's arguments; collects its exit status and output.
 inline CommandResult run_deepl(const std::string& args) { return run_command(std::string(DEEPL_BIN) + " " + args); }
+
+/// Writes `config_text` and a grid sweep over `space` of it (with `set` applied, one job) to `dir`,
+/// and runs it into dir/sweep.
+inline CommandResult run_grid_sweep(const std::filesystem::path& dir, const std::string& config_text,
+                                    const nlohmann::json& set, const nlohmann::json& space) {
+  write_file_atomic(dir / "experiment.json", config_text);
+  write_file_atomic(dir / "sweep.json", nlohmann::json{{"experiment", (dir / "experiment.json").string()},
+                                                       {"set", set},
+                                                       {"space", space},
+                                                       {"method", "grid"},
+                                                       {"jobs", 1}}
+                                            .dump());
+  return run_deepl("sweep -q -c " + quoted(dir / "sweep.json") + " --out " + quoted(dir / "sweep"));
+}
 
 /// Starts `program args...` with extra environment variables; its output is appended to `log`.
 inline pid_t spawn_program(const std::string& program, const std::vector<std::string>& args,

@@ -10,6 +10,7 @@
 
 using namespace deepl;
 using deepl::testing::run_command;
+using deepl::testing::quoted;
 using deepl::testing::run_deepl;
 using deepl::testing::TempDir;
 using nlohmann::json;
@@ -35,8 +36,6 @@ void make_picture_folder(const fs::path& root, int per_class) {
                                 root.string() + "' '" + root.string() + ".json'");
   ASSERT_EQ(made.code, 0) << "Pillow (python3-pil) makes the test pictures:\n" << made.output;
 }
-
-std::string quoted(const fs::path& p) { return "'" + p.string() + "'"; }
 
 class OwnData : public ::testing::Test {
  protected:

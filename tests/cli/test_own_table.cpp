@@ -12,6 +12,7 @@
 using namespace deepl;
 using deepl::testing::history_without_timings;
 using deepl::testing::max_abs_difference;
+using deepl::testing::quoted;
 using deepl::testing::run_deepl;
 using deepl::testing::TempDir;
 using nlohmann::json;
@@ -33,8 +34,6 @@ std::string flowers() {
   }
   return text;
 }
-
-std::string quoted(const fs::path& p) { return "'" + p.string() + "'"; }
 
 class OwnTable : public ::testing::Test {
  protected:
@@ -150,15 +149,8 @@ TEST_F(OwnTable, ResumeTwoProcessesAndSweepsTakeATableAsAnyDataSet) {
 
   const auto show = run_deepl("config show --data " + quoted(*dir_ / "flowers.csv") + " --target species");
   ASSERT_EQ(show.code, 0) << show.output;
-  write_file_atomic(tmp / "flowers.json", show.output);
-  write_file_atomic(tmp / "sweep.json",
-                    json{{"experiment", (tmp / "flowers.json").string()},
-                         {"set", {{"train.epochs", 2}, {"threads", 1}}},
-                         {"space", {{"optimizer.lr", {0.001, 0.01}}}},
-                         {"method", "grid"},
-                         {"jobs", 1}}
-                        .dump());
-  const auto sweep = run_deepl("sweep -q -c " + quoted(tmp / "sweep.json") + " --out " + quoted(tmp / "sweep"));
+  const auto sweep = deepl::testing::run_grid_sweep(tmp.path(), show.output, {{"train.epochs", 2}, {"threads", 1}},
+                                                    {{"optimizer.lr", {0.001, 0.01}}});
   ASSERT_EQ(sweep.code, 0) << sweep.output;
   const std::string summary = read_file(tmp / "sweep/summary.md");
   size_t finished = 0;

@@ -111,6 +111,33 @@ TEST(OnnxExport, EveryModelTypeIsAcceptedByOnnxsCheckerAndGivesDeeplsLogits) {
   }
 }
 
+TEST(OnnxExport, ATableRegressionStandardisesItsFeaturesAndGivesItsValueInTheTargetsUnits) {
+  torch::manual_seed(0);
+  const models::InputSpec spec{1, 1, 6, 1};
+  auto net = build({{"type", "mlp"}, {"hidden", {16}}}, spec);
+  models::OnnxExportOptions o;
+  o.input.table = true;
+  o.input.shape = {6};
+  o.input.mean = {1, 2, 3, 4, 5, 6};
+  o.input.std = {0.5, 1, 2, 4, 8, 16};
+  o.task = models::Task::kRegression;
+  o.target_mean = 15.0, o.target_std = 7.5;
+  TempDir dir;
+  write_file_atomic(dir / "table.onnx", io::onnx::serialize(models::to_onnx(*net, o)));
+  const torch::Tensor rows = torch::randn({5, 6}) * 4 + 3;
+  net->eval();
+  torch::NoGradGuard no_grad;
+  const torch::Tensor standardised = (rows - torch::tensor({1.0F, 2.0F, 3.0F, 4.0F, 5.0F, 6.0F})) /
+                                     torch::tensor({0.5F, 1.0F, 2.0F, 4.0F, 8.0F, 16.0F});
+  const torch::Tensor values = net->forward(standardised) * 7.5F + 15.0F;
+  io::write_state_dict(dir / "table.pth", {{"input", rows}, {"logits", values}});
+  int code = 0;
+  const std::string out = check_onnx(dir / "table.onnx", dir / "table.pth", &code);
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("checker (full_check) accepts it"), std::string::npos) << out;
+  std::printf("%s", out.c_str());
+}
+
 TEST(OnnxExport, ALayerWithoutATranslationIsRefusedByName) {
   const models::InputSpec spec{1, 28, 28, 10};
   auto vgg = build({{"type", "vgg"}, {"depth", 11}, {"hidden", {16}}, {"input_size", 32}}, spec);

@@ -152,7 +152,7 @@ TEST_F(Runs, FormatsTableCsvAndJson) {
   EXPECT_NE(table.find("0.9000"), std::string::npos) << table;
   EXPECT_NE(table.find("interrupted"), std::string::npos);
   const std::string csv = run::format_runs(rows, "csv");
-  EXPECT_EQ(csv.substr(0, csv.find('\n')), "name,model,status,epochs,best_val_accuracy,test_accuracy,wall_seconds,started,path");
+  EXPECT_EQ(csv.substr(0, csv.find('\n')), "name,model,status,epochs,best_val_accuracy,test_accuracy,test_r2,wall_seconds,started,path");
   EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 4);
   const json j = json::parse(run::format_runs(rows, "json"));
   ASSERT_EQ(j.size(), 3u);

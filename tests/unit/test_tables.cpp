@@ -27,15 +27,6 @@ std::vector<Row> rows_of(std::string_view text, const io::CsvLimits& limits = {}
   return rows;
 }
 
-int error_kind(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.exit_code();
-  }
-  return 0;
-}
-
 TEST(CsvRows, QuotesCommasLineBreaksAndBlankLines) {
   const auto rows = rows_of("name,note\r\n\"Smith, J\",\"said \"\"hi\"\"\"\n\nx,\"two\nlines\"\n  y  ,z");
   ASSERT_EQ(rows.size(), 4u);
@@ -124,13 +115,50 @@ TEST(Tables, BadTablesGiveOneLineErrorsNamingLineAndColumn) {
             "animals.csv: column \"y\" holds one class only; a classifier needs at least 2");
   EXPECT_EQ(error_message(train("")), "animals.csv: empty file; expected a header line of column names");
   EXPECT_EQ(error_message(train("a,b,y\n")), "animals.csv: no rows below the header");
-  for (const auto& bad : {"a,b,y\n3,4,\"x\n", "a,b,y\n1,2,x\n3,4,z,5\n", ""}) EXPECT_EQ(error_kind(train(bad)), 3) << bad;
+  for (const auto& bad : {"a,b,y\n3,4,\"x\n", "a,b,y\n1,2,x\n3,4,z,5\n", ""}) EXPECT_EQ(error_exit_code(train(bad)), 3) << bad;
   EXPECT_EQ(error_message(train("a,b,y\n1,2,x\n", "label")),
             "/data/target: animals.csv has no column \"label\" (columns: a, b, y)");
-  EXPECT_EQ(error_kind(train("a,b,y\n1,2,x\n", "label")), 2);
-  std::string prices = "size,price\n";
-  for (int i = 0; i < 100; ++i) prices += fmt::format("{},{}\n", i, 1000 + 7 * i);
-  EXPECT_NE(error_message(train(prices, "price")).find("regression is not supported yet"), std::string::npos);
+  EXPECT_EQ(error_exit_code(train("a,b,y\n1,2,x\n", "label")), 2);
+}
+
+// 100 rows: price = 1000 + 7 x size, a quantity with 100 distinct integers.
+std::string prices() {
+  std::string text = "size,price\n";
+  for (int i = 0; i < 100; ++i) text += fmt::format("{},{}\n", i, 1000 + 7 * i);
+  return text;
+}
+
+TEST(Tables, AutoTaskLearnsQuantitiesAsRegressionAndFewIntegersOrTextAsClasses) {
+  const auto task_of = [](const std::string& text, const std::string& target, data::TableTask task) {
+    data::CsvSource s = source(target);
+    s.task = task;
+    return data::table_from_csv(text, s, data::Split::kTrain).regression();
+  };
+  EXPECT_TRUE(task_of(prices(), "price", data::TableTask::kAuto)) << "100 distinct integers are a quantity";
+  EXPECT_TRUE(task_of("x,y\n1,0.5\n2,1.5\n3,0.5\n4,1.5\n", "y", data::TableTask::kAuto)) << "fractions";
+  EXPECT_FALSE(task_of(animals(), "species", data::TableTask::kAuto));
+  EXPECT_FALSE(task_of("x,y\n1,0.5\n2,1\n3,a\n4,a\n", "y", data::TableTask::kAuto)) << "text among numbers";
+  EXPECT_FALSE(task_of(prices(), "price", data::TableTask::kClassification)) << "asked for: 100 classes";
+  EXPECT_TRUE(task_of("x,y\n1,0\n2,1\n3,0\n4,1\n", "y", data::TableTask::kRegression)) << "asked for";
+}
+
+TEST(Tables, RegressionTargetsAreStandardisedWithTheTrainingRowsAndSplitWithoutClasses) {
+  data::CsvSource s = source("price");
+  const data::Dataset train = data::table_from_csv(prices(), s, data::Split::kTrain);
+  const data::Dataset test = data::table_from_csv(prices(), s, data::Split::kTest);
+  EXPECT_EQ(train.class_names, (std::vector<std::string>{"price"}));
+  EXPECT_EQ(train.labels.scalar_type(), torch::kFloat32);
+  EXPECT_EQ(test.size(), 20);
+  EXPECT_EQ(test.target_mean, train.target_mean);
+  EXPECT_NEAR(train.labels.mean().item<double>(), 0.0, 1e-5);
+  EXPECT_NEAR(train.labels.std(0, false).item<double>(), 1.0, 1e-4);
+  // The targets come back exactly: price = 1000 + 7 size, in every split.
+  const torch::Tensor size = test.images.select(1, 0).to(torch::kFloat64) * test.feature_std[0] + test.feature_mean[0];
+  const torch::Tensor price = test.labels.to(torch::kFloat64) * test.target_std + test.target_mean;
+  EXPECT_TRUE(torch::allclose(price, 1000 + 7 * size, 1e-6, 1e-3));
+  s.task = data::TableTask::kRegression;
+  EXPECT_EQ(error_message([&] { data::table_from_csv("a,price\n1,2\n3,cheap\n", s, data::Split::kTrain); }),
+            "animals.csv:3: column \"price\": \"cheap\" is not a number");
 }
 
 TEST(Tables, PredictionRowsTakeTheTrainingColumnsByNameAndStandardisation) {

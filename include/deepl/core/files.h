@@ -32,5 +32,7 @@ std::string read_file(const std::filesystem::path& path);
 int remove_stale_temp_files(const std::filesystem::path& dir);
 /// Creates a folder and its parents; throws a failure naming it when that is impossible.
 void ensure_directory(const std::filesystem::path& dir);
+/// The file's SHA-256 as 64 lowercase hex digits; a data error naming it when it cannot be read.
+std::string sha256_of_file(const std::filesystem::path& path);
 
 }  // namespace deepl

@@ -12,15 +12,18 @@ namespace deepl::data {
 struct Dataset {
   std::string name;
   torch::Tensor images;  // uint8, [N, H, W] or [N, C, H, W]; or float features, used as they are
-  torch::Tensor labels;  // int64, [N]
+  torch::Tensor labels;  // int64 [N] class indices; or float [N] standardised targets of a regression
   std::vector<std::string> class_names;
   std::vector<std::string> files{};  // where each example came from, relative to the source; empty for IDX sets
   torch::Tensor validation{};        // int64 positions a source fixes as validation (a folder's val/); else undefined
   std::vector<std::string> feature_names{};  // a table's feature columns, in input order; empty for pictures
   std::vector<double> feature_mean{}, feature_std{};  // what a table's features were standardised with
+  double target_mean = 0.0, target_std = 1.0;         // what a regression's targets were standardised with
 
   int64_t size() const { return labels.size(0); }
   int64_t num_classes() const { return static_cast<int64_t>(class_names.size()); }
+  /// True when the labels are numbers to predict (a table's regression target), not classes.
+  bool regression() const { return labels.defined() && labels.is_floating_point(); }
   /// Image shape as [C, H, W] (C = 1 for [N, H, W] images; [1, 1, F] for a table's [N, F] features).
   std::vector<int64_t> image_shape() const;
 };

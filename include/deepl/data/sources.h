@@ -44,13 +44,21 @@ struct IdxSource {
   std::vector<std::string> class_names;  // empty: "0".."K-1"
 };
 
-/// A CSV table with a header line: one row per example, `target` names the label column (text or a
-/// few distinct integers), the features are numbers.
+/// What a table's target column is learned as.
+enum class TableTask {
+  kAuto,            // classification when the target is text or a few distinct integers, else regression
+  kClassification,  // the target's distinct values are the classes
+  kRegression,      // the target is a number to predict
+};
+
+/// A CSV table with a header line: one row per example, `target` names the column to learn (class
+/// labels or a quantity), the features are numbers.
 struct CsvSource {
   std::filesystem::path path;
   std::string target;
   std::vector<std::string> features;  // empty: every column but the target
-  double test_fraction = 0.2;         // held out per class by a hash of the row's line number
+  double test_fraction = 0.2;         // held out (per class) by a hash of the row's line number
+  TableTask task = TableTask::kAuto;
 };
 
 struct SourceOptions {
@@ -75,7 +83,8 @@ Dataset load_split(const SourceOptions& source, Split split, const LoadProgress&
 
 /// One split of a CSV table given as text (the file's contents): features as float [N, F],
 /// standardised with the mean and standard deviation of the training split's rows (in
-/// Dataset::feature_mean/feature_std, the same for both splits). A ragged row, a missing value or a
+/// Dataset::feature_mean/feature_std, the same for both splits). A regression target is
+/// standardised the same way (Dataset::target_mean/target_std) and is the one "class" name. A ragged row, a missing value or a
 /// field that is not a number is a data error naming the line and column; an unknown target or
 /// feature column a usage error listing the columns.
 Dataset table_from_csv(std::string_view text, const CsvSource& source, Split split);

@@ -26,12 +26,15 @@ struct OnnxInput {
 struct OnnxExportOptions {
   OnnxInput input;
   Task task = Task::kClassification;
+  /// A regression's output back in the target's units: value * target_std + target_mean.
+  double target_mean = 0.0, target_std = 1.0;
   std::string graph_name = "deepl";
   std::vector<std::pair<std::string, std::string>> metadata;  // added to the model's metadata_props
 };
 
 /// The network (put in eval mode for the translation, its mode restored after) as an ONNX model
-/// whose input is "input" and output "logits" ([N, classes]; [N, 1] for a binary model). Throws a
+/// whose input is "input" and output "logits" ([N, classes]; [N, 1] for a binary model), or for a
+/// regression "value" ([N, 1], in the target's units). Throws a
 /// usage error naming the first layer it cannot translate.
 io::onnx::Model to_onnx(NetworkImpl& model, const OnnxExportOptions& options);
 

@@ -55,6 +55,10 @@ void export_weights(const std::filesystem::path& checkpoint, const std::filesyst
 /// the metadata. A model with a layer ONNX cannot express is refused by name and no file is written.
 void export_onnx(const std::filesystem::path& checkpoint, const std::filesystem::path& out);
 
+/// Writes a model.type "torchscript" checkpoint's module with its trained weights, in eval mode,
+/// loadable by torch.jit.load in Python and by LibTorch; other model types are refused by name.
+void export_torchscript(const std::filesystem::path& checkpoint, const std::filesystem::path& out);
+
 /// The layer table of the experiment's model (shapes, parameters, FLOPs).
 std::string model_summary(const config::Experiment& experiment);
 

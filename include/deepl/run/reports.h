@@ -1,6 +1,6 @@
 #pragma once
 // The evaluation reports of a run or a checkpoint: metrics.json, confusion_matrix.{csv,png} and
-// misclassified.png, and the metrics as the JSON they hold.
+// misclassified.png (a regression: predicted_vs_true.png), and the metrics as the JSON they hold.
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
@@ -12,6 +12,8 @@
 
 namespace deepl::run {
 
+/// The headline metrics in one line: loss, accuracy and macro-F1, or a regression's r2, rmse, mae.
+std::string metrics_summary(const eval::Metrics& m);
 /// Metrics as JSON (class names label the per-class entries and the matrix rows).
 nlohmann::json metrics_to_json(const eval::Metrics& m, const std::vector<std::string>& class_names);
 

@@ -38,8 +38,6 @@ class MetricsWriter : public Callback {
   std::filesystem::path dir_;
 };
 
-/// Whether a larger value of `monitor` is better (accuracies) or a smaller one (losses).
-bool higher_is_better(const std::string& monitor);
 
 /// When a Checkpointer writes last.pt.
 struct CheckpointSchedule {

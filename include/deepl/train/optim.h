@@ -84,6 +84,8 @@ std::shared_ptr<torch::optim::Optimizer> make_optimizer(const OptimizerOptions& 
 void set_learning_rate(torch::optim::Optimizer& optimizer, double lr, const std::vector<double>& scales = {});
 /// The learning rate of the first parameter group (the head's).
 double learning_rate(const torch::optim::Optimizer& optimizer);
+/// Whether a larger value of `monitor` is better (accuracies, r2) or a smaller one (losses).
+bool higher_is_better(const std::string& monitor);
 /// Sets every group's momentum: SGD's `momentum`, Adam's and AdamW's first beta (what OneCycleLR
 /// cycles).
 void set_momentum(torch::optim::Optimizer& optimizer, double momentum);

@@ -25,13 +25,14 @@ namespace deepl::train {
 
 struct EpochMetrics {
   int64_t epoch = 0;  // 1-based
-  double train_loss = 0, train_accuracy = 0;
-  std::optional<double> val_loss, val_accuracy;
+  double train_loss = 0;
+  std::optional<double> train_accuracy;  // classification only
+  std::optional<double> val_loss, val_accuracy, val_r2;  // with a validation split; accuracy or r2 by task
   double lr = 0;
   double seconds = 0;
   double examples_per_second = 0;
 
-  /// The metrics by name (train_loss, train_accuracy, val_loss, val_accuracy when present).
+  /// The metrics by name (train_loss, and train_accuracy, val_loss, val_accuracy, val_r2 when present).
   std::map<std::string, double> by_name() const;
   nlohmann::json to_json() const;
   static EpochMetrics from_json(const nlohmann::json& j);
@@ -41,7 +42,8 @@ struct EpochMetrics {
 struct BatchProgress {
   int64_t epoch = 0, batch = 0, batches = 0;  // batch is 1-based
   int64_t examples = 0;                        // examples seen this epoch (this rank's x world size)
-  double mean_loss = 0, accuracy = 0;          // running over the epoch; refreshed every few batches
+  double mean_loss = 0;                        // running over the epoch; refreshed every few batches
+  std::optional<double> accuracy;              // likewise; classification only
   double seconds = 0;                          // since the epoch started
 };
 
@@ -163,6 +165,7 @@ class Trainer {
     double seconds = 0;
   };
 
+  bool classifies() const { return options_.task != models::Task::kRegression; }
   EpochMetrics train_epoch(data::BatchLoader& train, int64_t epoch);
   // One batch's forward and backward pass; adds its summed loss and correct predictions.
   void forward_backward(const data::Batch& batch, torch::Tensor& loss_total, torch::Tensor& correct);

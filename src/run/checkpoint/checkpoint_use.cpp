@@ -3,6 +3,8 @@
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
+#include <sstream>
+
 #include "deepl/core/device.h"
 #include "deepl/core/error.h"
 #include "deepl/core/files.h"
@@ -11,6 +13,7 @@
 #include "deepl/io/pytorch_file.h"
 #include "deepl/models/onnx_export.h"
 #include "deepl/models/summary.h"
+#include "deepl/models/torchscript.h"
 #include "deepl/run/checkpoint_use.h"
 #include "deepl/run/reports.h"
 #include "deepl/run/run_report.h"
@@ -76,9 +79,8 @@ eval::Metrics evaluate_checkpoint(const fs::path& checkpoint, const EvalOptions&
                             {"tta", tta_names(m.plan.tta)}, {"threads", threads}, {"seconds", seconds}});
   write_run_report(out);
   if (!options.quiet) {
-    spdlog::info("{} on {} ({} examples, {:.2f}s, {} threads): loss {:.4f} accuracy {:.4f} macro-F1 {:.4f}; wrote {}",
-                 checkpoint.string(), options.split, e.metrics.examples, seconds, threads, e.metrics.loss,
-                 e.metrics.accuracy, e.metrics.macro_f1, out.string());
+    spdlog::info("{} on {} ({} examples, {:.2f}s, {} threads): {}; wrote {}", checkpoint.string(), options.split,
+                 e.metrics.examples, seconds, threads, metrics_summary(e.metrics), out.string());
   }
   return e.metrics;
 }
@@ -89,6 +91,15 @@ void export_weights(const fs::path& checkpoint, const fs::path& out) {
 }
 
 namespace {
+
+std::string onnx_task_text(models::Task task) {
+  switch (task) {
+    case models::Task::kBinary: return "binary (one logit: sigmoid > 0.5 is class 1)";
+    case models::Task::kRegression: return "regression (value: the target column's prediction, in its units)";
+    case models::Task::kClassification: break;
+  }
+  return "classification (logits: softmax gives the class probabilities)";
+}
 
 json onnx_input_spec(const DataStats& stats) {
   if (!stats.features.empty()) {
@@ -109,11 +120,11 @@ void export_onnx(const fs::path& checkpoint, const fs::path& out) {
   o.input.mean = m.stats.normalization.mean;
   o.input.std = m.stats.normalization.std;
   o.task = m.plan.model.task;
+  o.target_mean = m.stats.target_mean, o.target_std = m.stats.target_std;
   o.graph_name = m.plan.name();
   o.metadata = {{"deepl_version", deepl_version()},
                 {"model_type", m.plan.model.type},
-                {"task", o.task == models::Task::kBinary ? "binary (one logit: sigmoid > 0.5 is class 1)"
-                                                        : "classification (logits: softmax gives the class probabilities)"},
+                {"task", onnx_task_text(o.task)},
                 {"class_names", json(m.stats.class_names).dump()},
                 {"input", onnx_input_spec(m.stats).dump()},
                 {"normalization", json{{"folded_into_graph", true},
@@ -122,6 +133,19 @@ void export_onnx(const fs::path& checkpoint, const fs::path& out) {
                                       .dump()},
                 {"checkpoint", fs::absolute(checkpoint).string()}};
   write_file_atomic(out, io::onnx::serialize(models::to_onnx(*m.model, o)));
+}
+
+void export_torchscript(const fs::path& checkpoint, const fs::path& out) {
+  const LoadedModel m = load_model_from_checkpoint(checkpoint);
+  auto* scripted = dynamic_cast<models::TorchScriptNetworkImpl*>(m.model.get());
+  if (scripted == nullptr) {
+    throw_usage(fmt::format("--format torchscript: {} holds a \"{}\" model; TorchScript export is for model.type "
+                            "\"torchscript\" (use --format onnx or pth)",
+                            checkpoint.string(), m.plan.model.type));
+  }
+  std::ostringstream bytes;
+  scripted->module().save(bytes);
+  write_file_atomic(out, bytes.str());
 }
 
 std::string model_summary(const config::Experiment& exp) {

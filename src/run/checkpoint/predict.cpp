@@ -1,5 +1,5 @@
 // `deepl predict`: a checkpoint's top-k classes for IDX files, image files and folders of images,
-// or, for a model trained on a table, the rows of a CSV file.
+// or, for a model trained on a table, the rows of a CSV file (a regression's: the predicted value).
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
@@ -31,7 +31,10 @@ class Predictor {
         out_(out),
         plan_(*m.model, m.plan.precision, m.plan.tta),
         k_(std::clamp<int64_t>(options.top_k, 1, static_cast<int64_t>(m.stats.class_names.size()))) {
-    if (options.format == "table") out_ << fmt::format("{:<40} {}\n", "input", "top classes (probability)");
+    if (options.format == "table") {
+      out_ << fmt::format("{:<40} {}\n", "input",
+                          regression() ? "predicted " + m.stats.class_names.at(0) : "top classes (probability)");
+    }
   }
 
   // `images`: uint8 [N, C, H, W] as the model takes them, or a table's standardised float [N, F];
@@ -44,15 +47,33 @@ class Predictor {
     o.normalization = m_.stats.normalization;
     const data::BatchLoader loader(dataset, torch::Tensor(), o);
     torch::InferenceMode guard;
-    const torch::Tensor probs = eval::class_probabilities(m_.plan.model.task, plan_.forward(loader.batch(0).inputs));
+    const torch::Tensor outputs = plan_.forward(loader.batch(0).inputs);
+    predicted_ += images.size(0);
+    if (regression()) {
+      const torch::Tensor values = outputs.reshape(-1).to(torch::kFloat64) * m_.stats.target_std + m_.stats.target_mean;
+      for (int64_t i = 0; i < values.size(0); ++i) write_value(inputs.at(static_cast<size_t>(i)), values[i].item<double>());
+      return;
+    }
+    const torch::Tensor probs = eval::class_probabilities(m_.plan.model.task, outputs);
     const auto [values, classes] = probs.topk(k_, 1);
     for (int64_t i = 0; i < probs.size(0); ++i) write(inputs.at(static_cast<size_t>(i)), values[i], classes[i]);
-    predicted_ += images.size(0);
   }
 
   int64_t predicted() const { return predicted_; }
 
  private:
+  bool regression() const { return m_.plan.model.task == models::Task::kRegression; }
+
+  static std::string shown_name(const json& input) { return input.is_string() ? input.get<std::string>() : input.dump(); }
+
+  void write_value(const json& input, double value) {
+    if (options_.format == "table") {
+      out_ << fmt::format("{:<40} {:.6g}\n", shown_name(input), value);
+    } else {
+      out_ << json{{"index", input}, {"value", value}}.dump() << "\n";
+    }
+  }
+
   void write(const json& input, const torch::Tensor& values, const torch::Tensor& classes) {
     json top = json::array();
     std::string shown;
@@ -64,7 +85,7 @@ class Predictor {
       shown += fmt::format("{}{} {:.1f}%", j ? "  " : "", name, 100 * p);
     }
     if (options_.format == "table") {
-      out_ << fmt::format("{:<40} {}\n", input.is_string() ? input.get<std::string>() : input.dump(), shown);
+      out_ << fmt::format("{:<40} {}\n", shown_name(input), shown);
     } else {
       json line = input.is_string() ? json{{"file", input}} : json{{"index", input}};
       line["top"] = std::move(top);

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
+#include "common/data_source.h"
 #include "deepl/core/device.h"
 #include "deepl/core/error.h"
 #include "deepl/core/runtime.h"
@@ -115,8 +116,9 @@ LoadedModel load_model_from_checkpoint(const fs::path& path) {
   // Checkpoints hold CPU tensors: use whatever this machine has, not the device that trained it.
   config["device"] = "auto";
   LoadedModel m;
-  m.plan = config::plan_experiment(config::resolve_experiment(config, {}, path.string() + " (embedded config)"));
   m.stats = DataStats::from_json(ckpt.meta.at("data"), path.string());
+  m.plan = with_model_for_data(
+      config::plan_experiment(config::resolve_experiment(config, {}, path.string() + " (embedded config)")), m.stats);
   m.model = build_network(m.plan, m.stats.spec());
   train::load_model_state(*m.model, ckpt.model, path.string());
   m.model->eval();

@@ -28,8 +28,14 @@ struct ModelChoice {
 };
 ModelChoice choose_model(const DataStats& stats);
 
-/// `plan` itself, or re-planned with model.type "auto" replaced by choose_model's pick (logged).
+/// `plan` itself, or re-planned with model.type "auto" replaced by choose_model's pick (logged);
+/// for a regression target, set to learn it (task, monitors judged by r2), or refused by name; a
+/// TorchScript model's file pinned by its SHA-256 (model.sha256).
 config::ExperimentPlan with_model_for_data(const config::ExperimentPlan& plan, const DataStats& stats);
+/// Refuses to resume a TorchScript model's checkpoint (whose config is `checkpoint_config`) when
+/// the module file changed since it was written.
+void check_same_torchscript_file(const std::filesystem::path& checkpoint, const nlohmann::json& checkpoint_config,
+                                 const config::ExperimentPlan& plan);
 
 /// Throws a usage error naming the model type and the input shape when `model` cannot take it
 /// (tried with one forward pass), before any training.

@@ -42,9 +42,40 @@ void write_misclassified(const fs::path& path, const eval::Evaluation& e, const 
                                8);
 }
 
+// Predicted against true values with the line of perfect predictions.
+void write_predicted_vs_true(const fs::path& path, const eval::Evaluation& e, const data::Dataset& dataset,
+                             const std::string& title) {
+  const torch::Tensor truth =
+      (dataset.labels.index_select(0, e.indices).to(torch::kFloat64) * dataset.target_std + dataset.target_mean);
+  const torch::Tensor predicted = e.predictions.to(torch::kFloat64).contiguous();
+  report::Series points{"test examples", {}, {}, 0x1f77b4, true};
+  points.x.assign(truth.data_ptr<double>(), truth.data_ptr<double>() + truth.numel());
+  points.y.assign(predicted.data_ptr<double>(), predicted.data_ptr<double>() + predicted.numel());
+  report::Series ideal{"predicted = true", {}, {}, 0xff7f0e};
+  if (truth.numel() > 0) {
+    const double low = std::min(truth.min().item<double>(), predicted.min().item<double>());
+    const double high = std::max(truth.max().item<double>(), predicted.max().item<double>());
+    ideal.x = ideal.y = {low, high};
+  }
+  const std::string target = dataset.class_names.at(0);
+  report::write_charts_png(path, {{fmt::format("{}: r2 {:.4f}", title, e.metrics.regression->r2), "true " + target,
+                                   "predicted " + target, {points, ideal}}});
+}
+
 }  // namespace
 
+std::string metrics_summary(const eval::Metrics& m) {
+  if (m.regression) {
+    return fmt::format("r2 {:.4f} rmse {:.4g} mae {:.4g}", m.regression->r2, m.regression->rmse, m.regression->mae);
+  }
+  return fmt::format("loss {:.4f} accuracy {:.4f} macro-F1 {:.4f}", m.loss, m.accuracy, m.macro_f1);
+}
+
 json metrics_to_json(const eval::Metrics& m, const std::vector<std::string>& class_names) {
+  if (m.regression) {
+    return {{"loss", m.loss},   {"r2", m.regression->r2}, {"rmse", m.regression->rmse},
+            {"mae", m.regression->mae}, {"examples", m.examples}, {"target", class_names.at(0)}};
+  }
   json per_class = json::array();
   for (size_t c = 0; c < m.per_class.size(); ++c) {
     const auto& p = m.per_class[c];
@@ -71,6 +102,10 @@ void write_evaluation_reports(const fs::path& dir, const eval::Evaluation& e, co
   json metrics = metrics_to_json(e.metrics, dataset.class_names);
   for (const auto& item : extra.items()) metrics[item.key()] = item.value();
   write_json_file(dir / "metrics.json", metrics);
+  if (e.metrics.regression) {
+    write_predicted_vs_true(dir / "predicted_vs_true.png", e, dataset, title);
+    return;
+  }
   write_file_atomic(dir / "confusion_matrix.csv", eval::confusion_to_csv(e.metrics.confusion, dataset.class_names));
   report::write_confusion_matrix_png(dir / "confusion_matrix.png", flat_counts(e.metrics.confusion), dataset.class_names,
                                      fmt::format("{} (accuracy {:.4f})", title, e.metrics.accuracy));

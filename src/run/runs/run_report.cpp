@@ -24,7 +24,7 @@ struct EpochColumn {
 constexpr EpochColumn kEpochColumns[] = {
     {"epoch", "epoch", "{:.0f}"},          {"train_loss", "train loss", "{:.4f}"}, {"train_accuracy", "train acc", "{:.4f}"},
     {"val_loss", "val loss", "{:.4f}"},    {"val_accuracy", "val acc", "{:.4f}"},  {"lr", "lr", "{:.4g}"},
-    {"seconds", "seconds", "{:.2f}"},      {"examples_per_second", "examples/s", "{:.0f}"}};
+    {"val_r2", "val r2", "{:.4f}"},        {"seconds", "seconds", "{:.2f}"},       {"examples_per_second", "examples/s", "{:.0f}"}};
 
 std::string number_text(const json& j, const std::string& key, const char* format) {
   if (!j.is_object() || !j.contains(key)) return "-";
@@ -69,7 +69,8 @@ void epochs_section(report::Page& page, const RunFolder& run) {
 void curves_section(report::Page& page, const RunFolder& run) {
   page.section("curves", "Learning curves");
   if (!run.epochs.empty()) {
-    for (const auto& [metric, title] : {std::pair{"loss", "Loss"}, std::pair{"accuracy", "Accuracy"}}) {
+    const bool regression = run.epochs.front().contains("val_r2");
+    for (const auto& [metric, title] : {std::pair{"loss", "Loss"}, regression ? std::pair{"r2", "R2"} : std::pair{"accuracy", "Accuracy"}}) {
       const std::string m = metric;
       report::Chart chart{title, "epoch", m, {epoch_series(run.epochs, "train_" + m, "train", report::series_color(0)),
                                               epoch_series(run.epochs, "val_" + m, "validation", report::series_color(1))}};
@@ -88,7 +89,11 @@ void test_section(report::Page& page, const RunFolder& run) {
   page.section("metrics", fmt::format("Evaluation on the {} set", split));
   if (run.test.is_null()) return page.paragraph("No metrics.json: the run has not been evaluated (yet).");
   std::vector<std::pair<std::string, std::string>> facts;
-  for (const char* key : {"accuracy", "macro_f1", "loss"}) facts.emplace_back(key, number_text(run.test, key, "{:.4f}"));
+  const bool regression = run.test.contains("r2");
+  for (const char* key : regression ? std::vector<const char*>{"r2", "rmse", "mae", "loss"}
+                                    : std::vector<const char*>{"accuracy", "macro_f1", "loss"}) {
+    facts.emplace_back(key, number_text(run.test, key, "{:.4g}"));
+  }
   for (const char* key : {"examples", "split", "checkpoint", "best_epoch", "epochs"}) {
     if (run.test.contains(key)) facts.emplace_back(key, cell_text(run.test[key]));
   }
@@ -123,10 +128,15 @@ fs::path write_run_report(const fs::path& dir) {
   test_section(page, run);
   curves_section(page, run);
   epochs_section(page, run);
-  figure_section(page, dir / "confusion_matrix.png", "confusion", "Confusion matrix",
-                 "Confusion matrix heatmap: rows are the true classes, columns the predicted ones");
-  figure_section(page, dir / "misclassified.png", "misclassified", "Most confident mistakes",
-                 "Grid of misclassified images, each captioned true class as predicted class and confidence");
+  if (fs::exists(dir / "predicted_vs_true.png")) {
+    figure_section(page, dir / "predicted_vs_true.png", "predicted", "Predicted against true values",
+                   "Scatter of each test example's predicted value against its true value, with the line where they agree");
+  } else {
+    figure_section(page, dir / "confusion_matrix.png", "confusion", "Confusion matrix",
+                   "Confusion matrix heatmap: rows are the true classes, columns the predicted ones");
+    figure_section(page, dir / "misclassified.png", "misclassified", "Most confident mistakes",
+                   "Grid of misclassified images, each captioned true class as predicted class and confidence");
+  }
   manifest_section(page, run);
   config_section(page, run);
   const fs::path out = dir / "report.html";

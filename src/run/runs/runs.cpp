@@ -177,8 +177,8 @@ std::vector<fs::path> find_run_folders(const fs::path& dir) {
 }
 
 const std::vector<std::string>& run_columns() {
-  static const std::vector<std::string> kColumns = {"name",          "model",        "status",  "epochs", "best_val_accuracy",
-                                                    "test_accuracy", "wall_seconds", "started", "path"};
+  static const std::vector<std::string> kColumns = {"name",          "model",   "status",       "epochs",  "best_val_accuracy",
+                                                    "test_accuracy", "test_r2", "wall_seconds", "started", "path"};
   return kColumns;
 }
 
@@ -192,6 +192,7 @@ RunRow make_run_row(RunFolder run) {
   c["epochs"] = run.epochs.size();
   c["best_val_accuracy"] = best_val_accuracy(run.epochs);
   c["test_accuracy"] = number_at(run.test, "accuracy");
+  c["test_r2"] = number_at(run.test, "r2");
   c["wall_seconds"] = run.status() == "running" ? json() : number_at(run.manifest, "wall_seconds");
   const std::string started = string_at(run.manifest, "started");
   c["started"] = started.empty() ? json() : json(started);
@@ -265,7 +266,8 @@ report::Series epoch_series(const std::vector<json>& epochs, const std::string& 
 }
 
 std::string column_text(const std::string& column, const json& value) {
-  if (value.is_number_float() && column.find("accuracy") != std::string::npos) return fmt::format("{:.4f}", value.get<double>());
+  const bool score = column.find("accuracy") != std::string::npos || column.find("r2") != std::string::npos;
+  if (value.is_number_float() && score) return fmt::format("{:.4f}", value.get<double>());
   if (value.is_number_float() && column == "wall_seconds") return fmt::format("{:.1f}", value.get<double>());
   return cell_text(value);
 }

@@ -78,8 +78,12 @@ PreparedData prepare_data(const config::ExperimentPlan& plan, bool quiet) {
   p.stats.input_shape = p.train.image_shape();
   p.stats.class_names = p.train.class_names;
   p.stats.features = p.train.feature_names;
-  spdlog::info("data: {} from {}: {} train / {} validation / {} test examples, {} classes, input {}", d.dataset,
-               where_from(d).string(), p.split.train.numel(), p.split.val.numel(), p.test.size(), p.train.num_classes(),
+  p.stats.regression = p.train.regression();
+  p.stats.target_mean = p.train.target_mean, p.stats.target_std = p.train.target_std;
+  const std::string learned = p.stats.regression ? fmt::format("regression of \"{}\"", p.train.class_names.at(0))
+                                                 : fmt::format("{} classes", p.train.num_classes());
+  spdlog::info("data: {} from {}: {} train / {} validation / {} test examples, {}, input {}", d.dataset,
+               where_from(d).string(), p.split.train.numel(), p.split.val.numel(), p.test.size(), learned,
                fmt::join(p.stats.input_shape, "x"));
   return p;
 }
@@ -103,15 +107,19 @@ void write_learning_curves(const fs::path& path, const std::vector<train::EpochM
   for (const auto& m : history) {
     const double x = static_cast<double>(m.epoch);
     tl.x.push_back(x), tl.y.push_back(m.train_loss);
-    ta.x.push_back(x), ta.y.push_back(m.train_accuracy);
+    if (m.train_accuracy) ta.x.push_back(x), ta.y.push_back(*m.train_accuracy);
     if (m.val_loss) vl.x.push_back(x), vl.y.push_back(*m.val_loss);
-    if (m.val_accuracy) va.x.push_back(x), va.y.push_back(*m.val_accuracy);
+    if (const auto score = m.val_accuracy ? m.val_accuracy : m.val_r2) va.x.push_back(x), va.y.push_back(*score);
   }
-  report::write_charts_png(path, {{"Loss", "epoch", "loss", {tl, vl}}, {"Accuracy", "epoch", "accuracy", {ta, va}}});
+  const bool regression = !history.empty() && !history.front().train_accuracy;
+  const report::Chart score = regression ? report::Chart{"Validation R2", "epoch", "r2", {va}}
+                                         : report::Chart{"Accuracy", "epoch", "accuracy", {ta, va}};
+  report::write_charts_png(path, {{"Loss", "epoch", "loss", {tl, vl}}, score});
 }
 
 void resume_from(const fs::path& path, const train::Checkpoint& ckpt, train::Trainer& trainer,
-                 models::NetworkImpl& whole_model) {
+                 models::NetworkImpl& whole_model, const config::ExperimentPlan& plan) {
+  check_same_torchscript_file(path, ckpt.meta.at("config"), plan);
   train::load_model_state(whole_model, ckpt.model, path.string());
   if (ckpt.optimizer.isNone()) throw_data(path.string() + ": checkpoint has no optimizer state to resume from");
   train::load_optimizer_state(trainer.optimizer(), ckpt.optimizer, path.string());
@@ -145,6 +153,10 @@ TrainResult finished_result(const fs::path& run_dir) {
   if (!metrics.is_object()) metrics = json::object();
   result.test.accuracy = metrics.value("accuracy", 0.0);
   result.test.loss = metrics.value("loss", 0.0);
+  if (metrics.contains("r2")) {
+    result.test.regression = eval::RegressionMetrics{metrics.value("r2", 0.0), metrics.value("rmse", 0.0),
+                                                     metrics.value("mae", 0.0)};
+  }
   return result;
 }
 
@@ -302,7 +314,7 @@ class TrainingSession {
   }
 
   void resume_if_asked() {
-    if (resume_checkpoint_) resume_from(resume_path_, *resume_checkpoint_, *trainer_, *model_);
+    if (resume_checkpoint_) resume_from(resume_path_, *resume_checkpoint_, *trainer_, *model_, plan_);
     resume_checkpoint_.reset();
     // Dropout masks differ across ranks (the weights do not: fit() starts every rank from rank 0's).
     if (replicas_) seed_everything(derive_seed(plan_.seed(), 5000 + static_cast<uint64_t>(options_.world.rank)));
@@ -369,9 +381,8 @@ class TrainingSession {
                               {"epochs", trainer_->completed_epochs()}, {"train_seconds", result_.wall_seconds}});
     write_manifest(result_.run_dir, plan_.experiment, facts_, "finished", result_.wall_seconds);
     write_run_report(result_.run_dir);
-    spdlog::info("test ({} examples, best.pt from epoch {}): loss {:.4f} accuracy {:.4f} macro-F1 {:.4f}; wrote {}",
-                 e.metrics.examples, best.meta.at("epoch").get<int64_t>(), e.metrics.loss, e.metrics.accuracy,
-                 e.metrics.macro_f1, result_.run_dir.string());
+    spdlog::info("test ({} examples, best.pt from epoch {}): {}; wrote {}", e.metrics.examples,
+                 best.meta.at("epoch").get<int64_t>(), metrics_summary(e.metrics), result_.run_dir.string());
   }
 
   config::ExperimentPlan plan_;

@@ -11,6 +11,7 @@
 #include "deepl/core/json_util.h"
 #include "deepl/core/paths.h"
 #include "deepl/run/sweep.h"
+#include "deepl/train/optim.h"
 
 namespace deepl::run {
 
@@ -53,7 +54,7 @@ std::vector<Field> build_sweep_fields() {
       ranged(make_field("seed", FieldType::kInt, 0, "seed of the random draws"), 0, 9.0e15),
       choice("metric", "auto", metrics,
              "what ranks the trials, best over the epochs; auto: the experiment's "
-             "train.checkpoint.monitor"),
+             "train.checkpoint.monitor (a regression's trials rank by val_r2 for val_accuracy)"),
       choice("direction", "auto", {"auto", "max", "min"}, "auto: max for accuracies, min for losses"),
       ranged(make_field("jobs", FieldType::kInt, 1, "trials run at a time (each gets cores / jobs threads)"), 1, 1024),
       object("halving",
@@ -190,7 +191,7 @@ Sweep parse_sweep(json raw, const fs::path& file, const std::vector<std::string>
   const config::TrainPlan train = config::plan_experiment(base).train;
   s.epochs = train.epochs;
   s.metric = raw["metric"] == "auto" ? train.checkpoint_monitor : raw["metric"].get<std::string>();
-  s.maximize = raw["direction"] == "auto" ? s.metric.find("accuracy") != std::string::npos : raw["direction"] == "max";
+  s.maximize = raw["direction"] == "auto" ? train::higher_is_better(s.metric) : raw["direction"] == "max";
   s.out_dir = out_dir ? *out_dir : fs::path(raw["output"]["dir"].get<std::string>()) / s.name;
   s.base_config = base.json;
   s.json = std::move(raw);

@@ -144,7 +144,9 @@ TrialOutcome read_trial_outcome(const Sweep& sweep, const Trial& trial, int64_t 
     if (upto_epochs > 0 && o.epochs >= upto_epochs) break;
     ++o.epochs;
     o.seconds += number_at(epoch, "seconds").value_or(0.0);
-    const auto m = number_at(epoch, sweep.metric);
+    // A regression's trials report val_r2 where a classifier's report val_accuracy (as its monitors do).
+    auto m = number_at(epoch, sweep.metric);
+    if (!m && sweep.metric == "val_accuracy") m = number_at(epoch, "val_r2");
     if (m && std::isfinite(*m) && (!o.metric || better(sweep, *m, *o.metric))) o.metric = m;
   }
   o.test_accuracy = number_at(run.test, "accuracy");
