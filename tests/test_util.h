@@ -8,9 +8,12 @@
 #include <array>
 #include <cstdio>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "deepl/core/error.h"
+#include "deepl/core/files.h"
 #include "deepl/data/idx.h"
 
 namespace deepl::testing {
@@ -74,6 +77,26 @@ inline CommandResult run_command(const std::string& command) {
   while ((n = std::fread(buf.data(), 1, buf.size(), pipe)) > 0) out.append(buf.data(), n);
   const int status = ::pclose(pipe);
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+/// Pillow-made pictures (tests/data/make_pictures.py, so the decoders read files deepl did not write)
+/// under root/CLASS/: per_class RGB pictures of width x height per class, alternately PNG and JPEG.
+inline void write_picture_folder(const std::filesystem::path& root, const std::vector<std::string>& classes,
+                                 int per_class, int width, int height) {
+  nlohmann::json spec = nlohmann::json::array();
+  for (size_t c = 0; c < classes.size(); ++c) {
+    for (int i = 0; i < per_class; ++i) {
+      spec.push_back({{"path", classes[c] + "/" + std::to_string(i) + (i % 2 ? ".jpg" : ".png")},
+                      {"size", {width, height}},
+                      {"mode", "RGB"},
+                      {"label", c},
+                      {"seed", 1000 * static_cast<int>(c) + i}});
+    }
+  }
+  write_file_atomic(root.string() + ".json", spec.dump());
+  const auto made = run_command("/usr/bin/python3 " + std::string(DEEPL_SOURCE_DIR) + "/tests/data/make_pictures.py '" +
+                                root.string() + "' '" + root.string() + ".json'");
+  ASSERT_EQ(made.code, 0) << "Pillow (python3-pil) makes the test pictures:\n" << made.output;
 }
 
 /// The message of the deepl::Error `fn` throws (fails the test when it throws none).

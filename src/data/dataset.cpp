@@ -39,6 +39,10 @@ std::vector<int64_t> Dataset::image_shape() const {
   return {images.size(1), images.size(2), images.size(3)};
 }
 
+torch::Tensor in_target_units(const torch::Tensor& standardised, double target_mean, double target_std) {
+  return standardised.to(torch::kFloat64) * target_std + target_mean;
+}
+
 std::vector<std::string> dataset_names() {
   std::vector<std::string> names;
   for (const auto& info : registry()) names.push_back(info.name);

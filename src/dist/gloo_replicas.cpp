@@ -16,11 +16,6 @@ namespace {
 
 constexpr int64_t kVotes = 2;  // elements of train::StepVotes
 
-struct Bucket {
-  std::vector<size_t> members;  // positions in the parameter list
-  torch::Tensor flat;           // contiguous buffer all-reduced in one call
-};
-
 std::string message_of(const std::exception& e) {
   if (const auto* c10 = dynamic_cast<const c10::Error*>(&e)) {
     const std::string what = c10->what_without_backtrace();
@@ -42,6 +37,10 @@ std::shared_ptr<::gloo::transport::Device> make_device(const WorldInfo& world) {
 }  // namespace
 
 struct GlooReplicas::State {
+  struct Bucket {
+    std::vector<size_t> members;  // positions in the parameter list
+    torch::Tensor flat;           // contiguous buffer all-reduced in one call
+  };
   WorldInfo world;
   ReplicaOptions options;
   c10::intrusive_ptr<c10d::Store> store;

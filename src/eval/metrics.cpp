@@ -8,6 +8,7 @@
 #include <cmath>
 
 #include "deepl/core/device.h"
+#include "deepl/data/dataset.h"
 #include "deepl/eval/inference.h"
 
 namespace deepl::eval {
@@ -143,7 +144,7 @@ Evaluation evaluate(models::NetworkImpl& model, models::Task task, const data::B
     if (regression) {
       const torch::Tensor values = outputs.reshape(batch.targets.sizes()).to(torch::kFloat32);
       accumulate_regression(sums, batch.targets, values);
-      predictions.push_back((values * data.target_std + data.target_mean).cpu());
+      predictions.push_back(data::in_target_units(values, data.target_mean, data.target_std).cpu());
       continue;
     }
     const torch::Tensor predicted = predict_classes(task, outputs);
@@ -156,7 +157,7 @@ Evaluation evaluate(models::NetworkImpl& model, models::Task task, const data::B
   e.metrics = regression ? metrics_from_regression_sums(sums, total_loss.item<double>(), data.target_std)
                          : metrics_from_confusion(confusion.cpu(), total_loss.item<double>());
   e.indices = indices.empty() ? torch::empty({0}, torch::kInt64) : torch::cat(indices);
-  const auto no_predictions = regression ? torch::kFloat32 : torch::kInt64;
+  const auto no_predictions = regression ? torch::kFloat64 : torch::kInt64;
   e.predictions = predictions.empty() ? torch::empty({0}, no_predictions) : torch::cat(predictions);
   e.confidence = confidence.empty() ? torch::empty({0}) : torch::cat(confidence);
   return e;

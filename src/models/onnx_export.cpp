@@ -12,6 +12,7 @@
 #include "deepl/core/error.h"
 #include "deepl/core/torch_compat.h"
 #include "deepl/models/resnet.h"
+#include "deepl/models/vgg.h"
 
 namespace deepl::models {
 
@@ -82,6 +83,7 @@ class GraphBuilder {
     if (auto* pool = m->as<nn::AdaptiveAvgPool2d>()) return adaptive_average_pool(path, *pool);
     if (auto* flatten = m->as<nn::Flatten>()) return flatten_layer(path, *flatten);
     if (auto* block = m->as<BasicBlock>()) return basic_block(path, *block);
+    if (auto* adapter = m->as<InputAdapter>()) return input_adapter(path, *adapter);
     if (auto* seq = m->as<nn::Sequential>()) return sequence(path, *seq);
     if (m->as<nn::Dropout>()) return;  // identity in eval mode
     if (m->as<nn::ReLU>()) return unary(path, "Relu");
@@ -127,6 +129,29 @@ class GraphBuilder {
     const auto per_channel = [&](const std::vector<float>& v) { return torch::tensor(v).view({1, channels, 1, 1}); };
     current_ = node("Mul", "input_scaled", {current_, constant("input_scale", per_channel(scale))});
     current_ = node("Add", "input_normalised", {current_, constant("input_shift", per_channel(shift))});
+  }
+
+  // VGG's adapter: gray expanded to 3 channels, resized as interpolate(bilinear, align_corners
+  // false) does (Resize to [N, 3, size, size], N taken from the input's shape), ImageNet-normalised.
+  void input_adapter(const std::string& path, const InputAdapterImpl& adapter) {
+    const auto int64s = [&](const std::string& name, const std::vector<int64_t>& values) {
+      graph_.initializers.push_back(io::onnx::Tensor::int64s(name, {static_cast<int64_t>(values.size())}, values));
+      return name;
+    };
+    if (probe_.size(1) == 1) current_ = node("Expand", path + ".rgb", {current_, int64s(path + ".rgb_shape", {1, 3, 1, 1})});
+    const int64_t size = adapter.size();
+    if (probe_.size(2) != size || probe_.size(3) != size) {
+      const std::string shape = node("Shape", path + ".input_shape", {current_});
+      const std::string batch_and_channels =
+          node("Slice", path + ".batch_and_channels", {shape, int64s(path + ".from", {0}), int64s(path + ".to", {2})});
+      const std::string sizes = node("Concat", path + ".sizes", {batch_and_channels, int64s(path + ".size", {size, size})},
+                                     {Attribute::of_int("axis", 0)});
+      current_ = node("Resize", path + ".resized", {current_, "", "", sizes},
+                      {Attribute::of_string("mode", "linear"),
+                       Attribute::of_string("coordinate_transformation_mode", "pytorch_half_pixel")});
+    }
+    current_ = node("Sub", path + ".centred", {current_, constant(path + ".mean", adapter.mean())});
+    current_ = node("Div", path, {current_, constant(path + ".std", adapter.std())});
   }
 
   void standardise_features(const OnnxInput& in) {

@@ -24,29 +24,6 @@ std::vector<int64_t> layout(int depth) {
   }
 }
 
-// 1-channel [0, 1] images -> 3-channel, resized, ImageNet-normalised. No parameters or buffers,
-// so the state dict keeps torchvision's names.
-class InputAdapterImpl : public torch::nn::Module {
- public:
-  explicit InputAdapterImpl(int64_t size)
-      : size_(size),
-        mean_(torch::tensor({0.485f, 0.456f, 0.406f}).view({1, 3, 1, 1})),
-        std_(torch::tensor({0.229f, 0.224f, 0.225f}).view({1, 3, 1, 1})) {}
-  torch::Tensor forward(torch::Tensor x) {
-    if (x.size(1) == 1) x = x.expand({-1, 3, -1, -1});
-    if (x.size(2) != size_ || x.size(3) != size_) {
-      x = torch::nn::functional::interpolate(
-          x, torch::nn::functional::InterpolateFuncOptions().size(std::vector<int64_t>{size_, size_}).mode(torch::kBilinear).align_corners(false));
-    }
-    return (x - mean_.to(x.dtype())) / std_.to(x.dtype());
-  }
-
- private:
-  int64_t size_;
-  torch::Tensor mean_, std_;
-};
-TORCH_MODULE(InputAdapter);
-
 // A network assembled from stages that belong to another network.
 class BorrowedStagesImpl : public NetworkImpl {
  public:
@@ -54,6 +31,20 @@ class BorrowedStagesImpl : public NetworkImpl {
 };
 
 }  // namespace
+
+InputAdapterImpl::InputAdapterImpl(int64_t size)
+    : size_(size),
+      mean_(torch::tensor({0.485f, 0.456f, 0.406f}).view({1, 3, 1, 1})),
+      std_(torch::tensor({0.229f, 0.224f, 0.225f}).view({1, 3, 1, 1})) {}
+
+torch::Tensor InputAdapterImpl::forward(torch::Tensor x) {
+  if (x.size(1) == 1) x = x.expand({-1, 3, -1, -1});
+  if (x.size(2) != size_ || x.size(3) != size_) {
+    x = torch::nn::functional::interpolate(
+        x, torch::nn::functional::InterpolateFuncOptions().size(std::vector<int64_t>{size_, size_}).mode(torch::kBilinear).align_corners(false));
+  }
+  return (x - mean_.to(x.dtype())) / std_.to(x.dtype());
+}
 
 std::shared_ptr<NetworkImpl> VggImpl::backbone() { return borrow_stages({"adapter", "features"}); }
 

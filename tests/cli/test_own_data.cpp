@@ -13,35 +13,18 @@ using deepl::testing::run_command;
 using deepl::testing::quoted;
 using deepl::testing::run_deepl;
 using deepl::testing::TempDir;
+using deepl::testing::write_picture_folder;
 using nlohmann::json;
 namespace fs = std::filesystem;
 
 namespace {
 
-// Three classes of 16x16 colour pictures (PNG and JPEG), one folder name with a space and one non-ASCII.
-void make_picture_folder(const fs::path& root, int per_class) {
-  const std::vector<std::string> classes = {"red block", "green", "blue \xC3\xA9"};
-  json spec = json::array();
-  for (int c = 0; c < 3; ++c) {
-    for (int i = 0; i < per_class; ++i) {
-      spec.push_back({{"path", classes[c] + "/" + std::to_string(i) + (i % 2 ? ".jpg" : ".png")},
-                      {"size", {18, 16}},
-                      {"mode", "RGB"},
-                      {"label", c},
-                      {"seed", 1000 * c + i}});
-    }
-  }
-  write_file_atomic(root.string() + ".json", spec.dump());
-  const auto made = run_command("/usr/bin/python3 " + std::string(DEEPL_SOURCE_DIR) + "/tests/data/make_pictures.py '" +
-                                root.string() + "' '" + root.string() + ".json'");
-  ASSERT_EQ(made.code, 0) << "Pillow (python3-pil) makes the test pictures:\n" << made.output;
-}
-
 class OwnData : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     dir_ = new TempDir();
-    make_picture_folder(*dir_ / "shapes", 30);
+    // One folder name with a space and one non-ASCII.
+    write_picture_folder(*dir_ / "shapes", {"red block", "green", "blue \xC3\xA9"}, 30, 18, 16);
     const auto train = run_deepl("train -q --data " + quoted(*dir_ / "shapes") + " --model mlp --set threads=1 "
                                  "--set train.epochs=4 --set optimizer.lr=0.003 --set data.batch_size=16 --out " +
                                  quoted(run()));
@@ -100,7 +83,7 @@ TEST_F(OwnData, ConfigShowPrintsTheConfigADataPathStandsFor) {
 
 TEST_F(OwnData, ABrokenPictureStopsTheRunNamingItBeforeAnyRunFolder) {
   TempDir tmp;
-  make_picture_folder(tmp / "pics", 3);
+  write_picture_folder(tmp / "pics", {"red block", "green", "blue"}, 3, 18, 16);
   write_file_atomic(tmp / "pics" / "green" / "torn.jpg", std::string("\xFF\xD8\xFF\xE0\0\x10JFIF", 10));
   const auto train = run_deepl("train -q --data " + quoted(tmp / "pics") + " --out " + quoted(tmp / "run"));
   EXPECT_EQ(train.code, 3) << train.output;

@@ -1,12 +1,13 @@
 // `deepl train --data TABLE.csv --target COLUMN` on a quantity: a regression through training, its
-// r2/rmse/mae reports, eval, predict, the runs listing, two processes and ONNX export; what only
-// makes sense for classes is refused before a run folder.
+// r2/rmse/mae reports, eval, predict, the runs listing, two processes, a TorchScript module and ONNX
+// export; what only makes sense for classes is refused before a run folder.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <sstream>
 
+#include "../torchscript_modules.h"
 #include "cli_util.h"
 #include "deepl/core/files.h"
 #include "deepl/core/json_util.h"
@@ -138,6 +139,17 @@ TEST_F(OwnRegression, ASweepRanksItsTrialsByValidationR2) {
   ASSERT_EQ(sweep.code, 0) << sweep.output;
   const json best = read_json_file(tmp / "sweep/best.json");
   EXPECT_EQ(best.dump().find("0.0001"), std::string::npos) << "lr 0.01 fits far better in 3 epochs: " << best.dump();
+}
+
+TEST_F(OwnRegression, ATorchScriptModuleLearnsTheQuantityToo) {
+  TempDir tmp;
+  deepl::testing::save_module(deepl::testing::two_branch_module(3, 1, 16, 0.0), tmp / "net.pt");
+  const auto train = run_deepl(train_command() + "--set model.type=torchscript --set model.path=" + quoted(tmp / "net.pt") +
+                               " --out " + quoted(tmp / "run"));
+  ASSERT_EQ(train.code, 0) << train.output;
+  const json metrics = read_json_file(tmp / "run/metrics.json");
+  EXPECT_GE(metrics.at("r2").get<double>(), 0.9) << metrics.dump();
+  EXPECT_EQ(read_json_file(tmp / "run/config.json").at("model").at("type"), "torchscript");
 }
 
 TEST_F(OwnRegression, WhatOnlyClassesHaveIsRefusedBeforeARunFolder) {

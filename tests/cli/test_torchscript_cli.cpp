@@ -1,6 +1,6 @@
 // `deepl train` with model.type "torchscript": a module saved by TorchScript trains like a
-// built-in model (reports, eval, exact resume, two processes), its file is pinned by SHA-256, and
-// `deepl export --format torchscript` gives the trained module back.
+// built-in model (reports, eval, exact resume also with --resume auto, sweeps, two processes), its
+// file is pinned by SHA-256, and `deepl export --format torchscript` gives the trained module back.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
@@ -76,6 +76,26 @@ TEST_F(TorchScriptCli, ResumeIsExactAndTwoProcessesTrainTheSameWeights) {
   const auto pair = run_deepl(train_command(2) + "--nproc 2 --out " + quoted(tmp / "pair"));
   ASSERT_EQ(pair.code, 0) << pair.output;
   EXPECT_LE(max_abs_difference(run() / "checkpoints/last.pt", tmp / "pair/checkpoints/last.pt"), 1e-5);
+}
+
+TEST_F(TorchScriptCli, SweepTrialsAndResumeAutoKeepThePinnedModule) {
+  TempDir tmp;
+  const auto sweep = deepl::testing::run_grid_sweep(tmp.path(), read_file(*dir_ / "scripted.json"),
+                                                    {{"train.epochs", 1}, {"threads", 1}}, {{"optimizer.lr", {0.0003, 0.001}}});
+  ASSERT_EQ(sweep.code, 0) << sweep.output;
+  const json best = read_json_file(tmp / "sweep/best.json");
+  EXPECT_EQ(best.at("model").at("type"), "torchscript");
+  EXPECT_EQ(best.at("model").at("sha256"), sha256_of_file(module()));
+
+  // Killed in its second epoch (50 steps each), then the same command line carries on from epoch 1.
+  const std::string args = fmt::format("--threads 1 --config {} --set train.epochs=2 --out {} --resume auto",
+                                       quoted(*dir_ / "scripted.json"), quoted(tmp / "auto"));
+  const auto killed = deepl::testing::run_command(std::string("DEEPL_KILL_AFTER_STEPS=60 ") + DEEPL_FAULTS_BIN + " train -q " + args);
+  ASSERT_NE(killed.code, 0) << killed.output;
+  const auto resumed = run_deepl("train " + args);
+  ASSERT_EQ(resumed.code, 0) << resumed.output;
+  EXPECT_NE(resumed.output.find("--resume auto: continuing from"), std::string::npos) << resumed.output;
+  EXPECT_EQ(history_without_timings(run()), history_without_timings(tmp / "auto"));
 }
 
 TEST_F(TorchScriptCli, ExportGivesTheTrainedModuleBackAndOnnxIsRefusedByName) {

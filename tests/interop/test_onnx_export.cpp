@@ -14,8 +14,10 @@
 #include "deepl/io/pytorch_file.h"
 #include "deepl/models/onnx_export.h"
 #include "deepl/models/registry.h"
+#include "deepl/run/reproduce.h"
 
 using namespace deepl;
+using deepl::testing::error_exit_code;
 using deepl::testing::error_message;
 using deepl::testing::TempDir;
 using nlohmann::json;
@@ -95,6 +97,10 @@ TEST(OnnxExport, EveryModelTypeIsAcceptedByOnnxsCheckerAndGivesDeeplsLogits) {
       {"resnet_preact_stem_pool", {{"type", "resnet"}, {"preact", true}, {"stem_pool", true}, {"stem_stride", 2}},
        {1, 64, 48, 7}},
       {"vgg11_bn", {{"type", "vgg"}, {"depth", 11}, {"batch_norm", true}, {"hidden", {16, 16}}}, {3, 32, 32, 10}},
+      {"vgg11_adapter", {{"type", "vgg"}, {"depth", 11}, {"input_size", 32}, {"hidden", {16}}}, {1, 28, 28, 10}},
+      {"cnn_colour_18x16",
+       json::parse(R"({"type": "cnn", "blocks": [{"convs": [{"out_channels": 8, "padding": 1}], "pool": 2}]})"),
+       {3, 16, 18, 3}},
   };
   TempDir dir;
   for (const auto& c : cases) {
@@ -138,13 +144,45 @@ TEST(OnnxExport, ATableRegressionStandardisesItsFeaturesAndGivesItsValueInTheTar
   std::printf("%s", out.c_str());
 }
 
+// The configs deepl ships (experiments/*.json), each model built for its data set's 28x28 pictures:
+// fashion_best's ResNet-10, and fashion_vgg16's VGG-16 with its gray-to-ImageNet input adapter.
+TEST(OnnxExport, EveryShippedExperimentsModelIsExported) {
+  TempDir dir;
+  const auto configs = run::shipped_experiments(kSource / "experiments");
+  ASSERT_GE(configs.size(), 8u);
+  for (const auto& path : configs) {
+    SCOPED_TRACE(path.string());
+    json model = config::load_experiment(path).json["model"];
+    if (model.contains("pretrained")) model["pretrained"] = "";  // weights not downloadable here; same graph
+    const models::InputSpec spec{1, 28, 28, 10};
+    torch::manual_seed(0);
+    auto net = build(model, spec);
+    vary_batch_norms(*net);
+    const std::string name = path.stem().string();
+    export_with_expected_logits(*net, spec, dir / name);
+    int code = 0;
+    const std::string out = check_onnx(dir / (name + ".onnx"), dir / (name + ".pth"), &code);
+    EXPECT_EQ(code, 0) << out;
+    std::printf("%s: %s", name.c_str(), out.c_str());
+  }
+}
+
+// A network of the user's own, built in C++, with a layer deepl has no translation for.
+class WithSoftplusImpl : public models::NetworkImpl {
+ public:
+  WithSoftplusImpl() {
+    add_stage("head", torch::nn::Sequential(torch::nn::Flatten(), torch::nn::Linear(16, 4), torch::nn::Softplus()));
+  }
+};
+
 TEST(OnnxExport, ALayerWithoutATranslationIsRefusedByName) {
-  const models::InputSpec spec{1, 28, 28, 10};
-  auto vgg = build({{"type", "vgg"}, {"depth", 11}, {"hidden", {16}}, {"input_size", 32}}, spec);
+  WithSoftplusImpl net;
   models::OnnxExportOptions o;
-  o.input.shape = {1, 28, 28};
-  EXPECT_NE(error_message([&] { models::to_onnx(*vgg, o); }).find("onnx export: layer adapter.0"), std::string::npos);
-  EXPECT_TRUE(vgg->is_training());  // the mode is restored after a refusal
+  o.input.shape = {1, 4, 4};
+  EXPECT_NE(error_message([&] { models::to_onnx(net, o); }).find("onnx export: layer head.2: torch::nn::Softplus"),
+            std::string::npos);
+  EXPECT_EQ(error_exit_code([&] { models::to_onnx(net, o); }), 2);
+  EXPECT_TRUE(net.is_training());  // the mode is restored after a refusal
 }
 
 }  // namespace

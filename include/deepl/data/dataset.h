@@ -38,6 +38,9 @@ struct DatasetInfo {
   std::vector<int64_t> image_shape;  // [C, H, W]
 };
 
+/// A regression's standardised values (targets or outputs) in the target's own units, as float64.
+torch::Tensor in_target_units(const torch::Tensor& standardised, double target_mean, double target_std);
+
 /// The registered data sets' names.
 std::vector<std::string> dataset_names();
 /// The registry entry for `name`; throws a usage error listing the known names otherwise.

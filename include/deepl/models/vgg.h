@@ -14,6 +14,23 @@
 
 namespace deepl::models {
 
+/// 1-channel images in [0, 1] -> 3-channel, resized (bilinear, align_corners false) to size x size,
+/// ImageNet-normalised: the input an ImageNet-pretrained backbone expects. No parameters or
+/// buffers, so the state dict keeps torchvision's names.
+class InputAdapterImpl : public torch::nn::Module {
+ public:
+  explicit InputAdapterImpl(int64_t size);
+  torch::Tensor forward(torch::Tensor x);
+  int64_t size() const { return size_; }
+  const torch::Tensor& mean() const { return mean_; }  // [1, 3, 1, 1]
+  const torch::Tensor& std() const { return std_; }    // [1, 3, 1, 1]
+
+ private:
+  int64_t size_;
+  torch::Tensor mean_, std_;
+};
+TORCH_MODULE(InputAdapter);
+
 struct VggOptions {
   explicit VggOptions(int depth = 16) : depth_(depth) {}
   TORCH_ARG(int, depth);  // 11, 13, 16 or 19

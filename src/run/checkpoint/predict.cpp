@@ -5,6 +5,7 @@
 #include <torch/torch.h>
 
 #include "deepl/core/error.h"
+#include "deepl/data/dataset.h"
 #include "deepl/data/framing.h"
 #include "deepl/data/idx.h"
 #include "deepl/data/image.h"
@@ -50,7 +51,7 @@ class Predictor {
     const torch::Tensor outputs = plan_.forward(loader.batch(0).inputs);
     predicted_ += images.size(0);
     if (regression()) {
-      const torch::Tensor values = outputs.reshape(-1).to(torch::kFloat64) * m_.stats.target_std + m_.stats.target_mean;
+      const torch::Tensor values = data::in_target_units(outputs.reshape(-1), m_.stats.target_mean, m_.stats.target_std);
       for (int64_t i = 0; i < values.size(0); ++i) write_value(inputs.at(static_cast<size_t>(i)), values[i].item<double>());
       return;
     }

@@ -7,6 +7,7 @@
 
 #include "deepl/core/files.h"
 #include "deepl/core/json_util.h"
+#include "deepl/data/dataset.h"
 #include "deepl/report/plot.h"
 #include "deepl/run/data_views.h"
 
@@ -46,7 +47,7 @@ void write_misclassified(const fs::path& path, const eval::Evaluation& e, const 
 void write_predicted_vs_true(const fs::path& path, const eval::Evaluation& e, const data::Dataset& dataset,
                              const std::string& title) {
   const torch::Tensor truth =
-      (dataset.labels.index_select(0, e.indices).to(torch::kFloat64) * dataset.target_std + dataset.target_mean);
+      data::in_target_units(dataset.labels.index_select(0, e.indices), dataset.target_mean, dataset.target_std);
   const torch::Tensor predicted = e.predictions.to(torch::kFloat64).contiguous();
   report::Series points{"test examples", {}, {}, 0x1f77b4, true};
   points.x.assign(truth.data_ptr<double>(), truth.data_ptr<double>() + truth.numel());
