@@ -79,24 +79,35 @@ inline CommandResult run_command(const std::string& command) {
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
 }
 
-/// Pillow-made pictures (tests/data/make_pictures.py, so the decoders read files deepl did not write)
-/// under root/CLASS/: per_class RGB pictures of width x height per class, alternately PNG and JPEG.
+/// One entry of a tests/data/make_pictures.py spec: a picture at `path` whose bright block's place
+/// and colour depend on `label`.
+inline nlohmann::json picture(const std::string& path, int width, int height, const std::string& mode, int label,
+                              int seed) {
+  return {{"path", path}, {"size", {width, height}}, {"mode", mode}, {"label", label}, {"seed", seed}};
+}
+
+/// Writes the pictures of `spec` under root with Pillow (tests/data/make_pictures.py), so the decoders
+/// read files deepl did not write; fails the test when that cannot run.
+inline void make_pictures(const std::filesystem::path& root, const nlohmann::json& spec) {
+  const std::filesystem::path spec_file = root.parent_path() / (root.filename().string() + "-spec.json");
+  write_file_atomic(spec_file, spec.dump());
+  const CommandResult r = run_command("/usr/bin/python3 " + std::string(DEEPL_SOURCE_DIR) +
+                                      "/tests/data/make_pictures.py '" + root.string() + "' '" + spec_file.string() + "'");
+  ASSERT_EQ(r.code, 0) << "Pillow (Debian's python3-pil) must be installed to make the test pictures:\n" << r.output;
+}
+
+/// root/CLASS/: per_class RGB pictures of width x height per class, alternately PNG and JPEG.
 inline void write_picture_folder(const std::filesystem::path& root, const std::vector<std::string>& classes,
                                  int per_class, int width, int height) {
   nlohmann::json spec = nlohmann::json::array();
   for (size_t c = 0; c < classes.size(); ++c) {
     for (int i = 0; i < per_class; ++i) {
-      spec.push_back({{"path", classes[c] + "/" + std::to_string(i) + (i % 2 ? ".jpg" : ".png")},
-                      {"size", {width, height}},
-                      {"mode", "RGB"},
-                      {"label", c},
-                      {"seed", 1000 * static_cast<int>(c) + i}});
+      const int label = static_cast<int>(c);
+      spec.push_back(picture(classes[c] + "/" + std::to_string(i) + (i % 2 ? ".jpg" : ".png"), width, height, "RGB",
+                             label, 1000 * label + i));
     }
   }
-  write_file_atomic(root.string() + ".json", spec.dump());
-  const auto made = run_command("/usr/bin/python3 " + std::string(DEEPL_SOURCE_DIR) + "/tests/data/make_pictures.py '" +
-                                root.string() + "' '" + root.string() + ".json'");
-  ASSERT_EQ(made.code, 0) << "Pillow (python3-pil) makes the test pictures:\n" << made.output;
+  make_pictures(root, spec);
 }
 
 /// The message of the deepl::Error `fn` throws (fails the test when it throws none).

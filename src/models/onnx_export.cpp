@@ -112,6 +112,12 @@ class GraphBuilder {
     return name;
   }
 
+  // A 1-d int64 initializer: shapes, sizes and indices for Expand, Slice and Concat.
+  std::string shape_constant(const std::string& name, const std::vector<int64_t>& values) {
+    graph_.initializers.push_back(io::onnx::Tensor::int64s(name, {static_cast<int64_t>(values.size())}, values));
+    return name;
+  }
+
   void unary(const std::string& path, const std::string& op, std::vector<Attribute> attributes = {}) {
     current_ = node(op, path, {current_}, std::move(attributes));
   }
@@ -134,17 +140,15 @@ class GraphBuilder {
   // VGG's adapter: gray expanded to 3 channels, resized as interpolate(bilinear, align_corners
   // false) does (Resize to [N, 3, size, size], N taken from the input's shape), ImageNet-normalised.
   void input_adapter(const std::string& path, const InputAdapterImpl& adapter) {
-    const auto int64s = [&](const std::string& name, const std::vector<int64_t>& values) {
-      graph_.initializers.push_back(io::onnx::Tensor::int64s(name, {static_cast<int64_t>(values.size())}, values));
-      return name;
-    };
-    if (probe_.size(1) == 1) current_ = node("Expand", path + ".rgb", {current_, int64s(path + ".rgb_shape", {1, 3, 1, 1})});
+    if (probe_.size(1) == 1) {
+      current_ = node("Expand", path + ".rgb", {current_, shape_constant(path + ".rgb_shape", {1, 3, 1, 1})});
+    }
     const int64_t size = adapter.size();
     if (probe_.size(2) != size || probe_.size(3) != size) {
       const std::string shape = node("Shape", path + ".input_shape", {current_});
       const std::string batch_and_channels =
-          node("Slice", path + ".batch_and_channels", {shape, int64s(path + ".from", {0}), int64s(path + ".to", {2})});
-      const std::string sizes = node("Concat", path + ".sizes", {batch_and_channels, int64s(path + ".size", {size, size})},
+          node("Slice", path + ".batch_and_channels", {shape, shape_constant(path + ".from", {0}), shape_constant(path + ".to", {2})});
+      const std::string sizes = node("Concat", path + ".sizes", {batch_and_channels, shape_constant(path + ".size", {size, size})},
                                      {Attribute::of_int("axis", 0)});
       current_ = node("Resize", path + ".resized", {current_, "", "", sizes},
                       {Attribute::of_string("mode", "linear"),
@@ -231,8 +235,7 @@ class GraphBuilder {
       return;
     }
     if (h == 1 && w == 1) {
-      graph_.initializers.push_back(io::onnx::Tensor::int64s(path + ".shape", {4}, {1, 1, oh, ow}));
-      current_ = node("Expand", path, {current_, path + ".shape"});
+      current_ = node("Expand", path, {current_, shape_constant(path + ".shape", {1, 1, oh, ow})});
       return;
     }
     if (h % oh != 0 || w % ow != 0) {

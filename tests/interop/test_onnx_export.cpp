@@ -80,6 +80,20 @@ void export_with_expected_logits(models::NetworkImpl& net, const models::InputSp
   io::write_state_dict(stem.string() + ".pth", {{"input", pixels}, {"logits", logits}});
 }
 
+// Builds `model` for `spec` (seed 0, batch norms varied), exports it to stem.onnx with the logits
+// expected in stem.pth, and expects check_onnx.py to accept it.
+void expect_exported_and_checked(const json& model, const models::InputSpec& spec, const std::filesystem::path& stem) {
+  torch::manual_seed(0);
+  auto net = build(model, spec);
+  vary_batch_norms(*net);
+  export_with_expected_logits(*net, spec, stem);
+  int code = 0;
+  const std::string out = check_onnx(stem.string() + ".onnx", stem.string() + ".pth", &code);
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("checker (full_check) accepts it"), std::string::npos) << out;
+  std::printf("%s", out.c_str());
+}
+
 TEST(OnnxExport, EveryModelTypeIsAcceptedByOnnxsCheckerAndGivesDeeplsLogits) {
   const std::vector<Case> cases = {
       {"linear", {{"type", "linear"}}, {1, 28, 28, 10}},
@@ -105,15 +119,7 @@ TEST(OnnxExport, EveryModelTypeIsAcceptedByOnnxsCheckerAndGivesDeeplsLogits) {
   TempDir dir;
   for (const auto& c : cases) {
     SCOPED_TRACE(c.name);
-    torch::manual_seed(0);
-    auto net = build(c.model, c.spec);
-    vary_batch_norms(*net);
-    export_with_expected_logits(*net, c.spec, dir / c.name);
-    int code = 0;
-    const std::string out = check_onnx(dir / (c.name + ".onnx"), dir / (c.name + ".pth"), &code);
-    EXPECT_EQ(code, 0) << out;
-    EXPECT_NE(out.find("checker (full_check) accepts it"), std::string::npos) << out;
-    std::printf("%s", out.c_str());
+    expect_exported_and_checked(c.model, c.spec, dir / c.name);
   }
 }
 
@@ -154,16 +160,7 @@ TEST(OnnxExport, EveryShippedExperimentsModelIsExported) {
     SCOPED_TRACE(path.string());
     json model = config::load_experiment(path).json["model"];
     if (model.contains("pretrained")) model["pretrained"] = "";  // weights not downloadable here; same graph
-    const models::InputSpec spec{1, 28, 28, 10};
-    torch::manual_seed(0);
-    auto net = build(model, spec);
-    vary_batch_norms(*net);
-    const std::string name = path.stem().string();
-    export_with_expected_logits(*net, spec, dir / name);
-    int code = 0;
-    const std::string out = check_onnx(dir / (name + ".onnx"), dir / (name + ".pth"), &code);
-    EXPECT_EQ(code, 0) << out;
-    std::printf("%s: %s", name.c_str(), out.c_str());
+    expect_exported_and_checked(model, {1, 28, 28, 10}, dir / path.stem().string());
   }
 }
 

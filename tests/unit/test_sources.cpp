@@ -18,19 +18,6 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-/// Writes pictures with Pillow (tests/data/make_pictures.py); fails the test when that cannot run.
-void make_pictures(const fs::path& root, const json& spec) {
-  const fs::path spec_file = root.parent_path() / (root.filename().string() + "-spec.json");
-  write_file_atomic(spec_file, spec.dump());
-  const CommandResult r = run_command("/usr/bin/python3 " + std::string(DEEPL_SOURCE_DIR) +
-                                      "/tests/data/make_pictures.py '" + root.string() + "' '" + spec_file.string() + "'");
-  ASSERT_EQ(r.code, 0) << "Pillow (Debian's python3-pil) must be installed to make the test pictures:\n" << r.output;
-}
-
-json picture(const std::string& path, int width, int height, const std::string& mode, int label, int seed) {
-  return {{"path", path}, {"size", {width, height}}, {"mode", mode}, {"label", label}, {"seed", seed}};
-}
-
 /// Three classes (one non-ASCII, one with a space), PNG and JPEG, grayscale and colour, mostly 24x16.
 json mixed_folder(int per_class) {
   const std::vector<std::string> classes = {"big dog", "cat", "chat \xC3\xA9t\xC3\xA9"};
